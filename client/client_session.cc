@@ -1,0 +1,197 @@
+#include "client/client_session.h"
+
+#include <fmt/format.h>
+
+#include "common/auth_proof.h"
+#include "common/encoding.h"
+#include "common/limits.h"
+
+namespace rx {
+
+using rxpb::v1::Frame;
+
+namespace {
+constexpr uint64_t kClientFeatures = rxpb::v1::FEATURE_SHELL | rxpb::v1::FEATURE_SIGNALS;
+}
+
+ClientSession::ClientSession(HmacKey key, ExecParams params, ClientSessionHost& host)
+    : key_(std::move(key)), params_(std::move(params)), host_(host), decoder_(kMaxFramePostAuth) {}
+
+void ClientSession::onBytes(std::string_view bytes) {
+  if (state_ == State::Done) return;
+  decoder_.feed(bytes);
+  Frame frame;
+  while (state_ != State::Done) {
+    const auto r = decoder_.next(frame);
+    if (r == FrameDecoder::Result::NeedMore) break;
+    if (r == FrameDecoder::Result::Error) {
+      fail("protocol error from the server: " + decoder_.error());
+      break;
+    }
+    dispatch(frame);
+  }
+}
+
+void ClientSession::fail(const std::string& message) {
+  if (state_ == State::Done) return;
+  state_ = State::Done;
+  host_.onFailure(message);
+}
+
+void ClientSession::onClosed(const std::string& why) {
+  if (state_ == State::Done) return;
+  if (state_ == State::Running)
+    fail(fmt::format("connection lost before the command finished ({}); output may be incomplete", why));
+  else
+    fail(fmt::format("connection closed during authentication ({})", why));
+}
+
+void ClientSession::dispatch(const Frame& frame) {
+  if (frame.msg_case() == Frame::kError) {
+    fail("server error: " + frame.error().message());
+    return;
+  }
+  switch (state_) {
+    case State::AwaitChallenge: {
+      if (frame.msg_case() != Frame::kAuthChallenge) {
+        fail("protocol error: the server did not start with a challenge");
+        return;
+      }
+      const auto& c = frame.auth_challenge();
+      if (c.protocol_version() != kProtocolVersion) {
+        fail(fmt::format("the server speaks protocol version {}, this client {}", c.protocol_version(),
+                         kProtocolVersion));
+        return;
+      }
+      if (c.server_nonce().size() != kNonceSize) {
+        fail("protocol error: bad challenge from the server");
+        return;
+      }
+      server_nonce_ = c.server_nonce();
+      client_nonce_ = randomBytes(kNonceSize);
+      const ProofInput in{server_nonce_, client_nonce_, key_.key_id};
+      std::string out;
+      Frame auth;
+      auto* a = auth.mutable_auth_response();
+      a->set_protocol_version(kProtocolVersion);
+      a->set_features(kClientFeatures & c.features());
+      a->set_key_id(key_.key_id);
+      a->set_client_nonce(client_nonce_);
+      a->set_proof(computeProof(ProofRole::Client, key_.secret, in));
+      appendFrame(out, auth);
+      // Pipelined behind the proof: the server acts on it only once the proof checked out, and
+      // the command starts one round trip sooner.
+      Frame exec;
+      auto* r = exec.mutable_exec_request();
+      r->set_exec_id(kExecId);
+      for (const auto& arg : params_.argv) r->add_argv(arg);
+      r->set_shell(params_.shell);
+      r->set_cwd(params_.cwd);
+      for (const auto& [name, value] : params_.env) {
+        auto* e = r->add_env();
+        e->set_name(name);
+        e->set_value(value);
+      }
+      r->set_stdin_open(params_.stdin_open);
+      r->set_timeout_ms(params_.timeout_ms);
+      appendFrame(out, exec);
+      state_ = State::AwaitAuthResult;
+      host_.send(std::move(out));
+      host_.onRequestSent();
+      return;
+    }
+    case State::AwaitAuthResult: {
+      if (frame.msg_case() != Frame::kAuthResult) {
+        fail("protocol error: expected the authentication result");
+        return;
+      }
+      const auto& r = frame.auth_result();
+      if (!r.ok()) {
+        fail("authentication refused by the server: " + r.message().substr(0, 200));
+        return;
+      }
+      const ProofInput in{server_nonce_, client_nonce_, key_.key_id};
+      if (!verifyProof(ProofRole::Server, key_.secret, in, r.server_proof())) {
+        fail("the server failed to prove it holds the key: not the expected server");
+        return;
+      }
+      state_ = State::Running;
+      return;
+    }
+    case State::Running:
+      break;
+    case State::Done:
+      return;
+  }
+  switch (frame.msg_case()) {
+    case Frame::kOutput: {
+      const auto& o = frame.output();
+      if (o.exec_id() != kExecId) {
+        fail(fmt::format("protocol error: output for unknown command {}", o.exec_id()));
+        return;
+      }
+      if (o.stream() == rxpb::v1::STREAM_STDOUT) {
+        stdout_bytes_ += o.data().size();
+      } else if (o.stream() == rxpb::v1::STREAM_STDERR) {
+        stderr_bytes_ += o.data().size();
+      } else {
+        fail("protocol error: output on an unknown stream");
+        return;
+      }
+      host_.onOutput(o.stream(), o.data());
+      return;
+    }
+    case Frame::kExecResult: {
+      const auto& r = frame.exec_result();
+      if (r.exec_id() != kExecId) {
+        fail(fmt::format("protocol error: result for unknown command {}", r.exec_id()));
+        return;
+      }
+      if (r.stdout_bytes() != stdout_bytes_ || r.stderr_bytes() != stderr_bytes_) {
+        fail(fmt::format("output truncated: received {}/{} stdout and {}/{} stderr bytes", stdout_bytes_,
+                         r.stdout_bytes(), stderr_bytes_, r.stderr_bytes()));
+        return;
+      }
+      if (r.outcome_case() == rxpb::v1::ExecResult::OUTCOME_NOT_SET) {
+        fail("protocol error: result without an outcome");
+        return;
+      }
+      state_ = State::Done;
+      host_.onResult(r);
+      return;
+    }
+    default:
+      fail(fmt::format("protocol error: unexpected message type {}", static_cast<int>(frame.msg_case())));
+  }
+}
+
+void ClientSession::sendStdin(std::string_view data) {
+  if (state_ == State::Done || state_ == State::AwaitChallenge) return;
+  std::string out;
+  while (!data.empty()) {
+    const size_t n = std::min(data.size(), kMaxChunk);
+    Frame f;
+    f.mutable_stdin_data()->set_exec_id(kExecId);
+    f.mutable_stdin_data()->set_data(data.data(), n);
+    appendFrame(out, f);
+    data.remove_prefix(n);
+  }
+  host_.send(std::move(out));
+}
+
+void ClientSession::closeStdin() {
+  if (state_ == State::Done || state_ == State::AwaitChallenge) return;
+  Frame f;
+  f.mutable_stdin_close()->set_exec_id(kExecId);
+  host_.send(encodeFrame(f));
+}
+
+void ClientSession::sendSignal(std::string_view name) {
+  if (state_ == State::Done || state_ == State::AwaitChallenge) return;
+  Frame f;
+  f.mutable_signal()->set_exec_id(kExecId);
+  f.mutable_signal()->set_name(std::string(name));
+  host_.send(encodeFrame(f));
+}
+
+}  // namespace rx

@@ -1,0 +1,70 @@
+#pragma once
+// The client's side of the protocol as a state machine over bytes, for one command: answers the
+// challenge, sends the ExecRequest in the same write (pipelined), checks the server's proof,
+// relays output, and checks the final byte counts so truncation can never pass for success.
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/frame_codec.h"
+#include "common/key_file.h"
+
+namespace rx {
+
+struct ExecParams {
+  std::vector<std::string> argv;
+  bool shell = false;
+  std::string cwd;
+  std::vector<std::pair<std::string, std::string>> env;
+  bool stdin_open = true;
+  uint32_t timeout_ms = 0;
+};
+
+class ClientSessionHost {
+ public:
+  virtual ~ClientSessionHost() = default;
+  virtual void send(std::string bytes) = 0;
+  // The ExecRequest is on its way: stdin may flow now.
+  virtual void onRequestSent() = 0;
+  virtual void onOutput(rxpb::v1::Stream stream, std::string_view data) = 0;
+  // The command's final result; byte counts already checked.
+  virtual void onResult(const rxpb::v1::ExecResult& result) = 0;
+  // Anything that means rexec itself failed (auth, protocol, truncation): one line, no prefix.
+  virtual void onFailure(const std::string& message) = 0;
+};
+
+class ClientSession {
+ public:
+  static constexpr uint32_t kExecId = 1;
+
+  ClientSession(HmacKey key, ExecParams params, ClientSessionHost& host);
+
+  void onBytes(std::string_view bytes);
+  // The connection ended; a failure unless the result already arrived.
+  void onClosed(const std::string& why);
+
+  void sendStdin(std::string_view data);
+  void closeStdin();
+  void sendSignal(std::string_view name);
+
+  bool requestSent() const { return state_ >= State::AwaitAuthResult; }
+  bool done() const { return state_ == State::Done; }
+
+ private:
+  enum class State { AwaitChallenge, AwaitAuthResult, Running, Done };
+  void dispatch(const rxpb::v1::Frame& frame);
+  void fail(const std::string& message);
+
+  HmacKey key_;
+  ExecParams params_;
+  ClientSessionHost& host_;
+  State state_ = State::AwaitChallenge;
+  FrameDecoder decoder_;
+  std::string server_nonce_;
+  std::string client_nonce_;
+  uint64_t stdout_bytes_ = 0;
+  uint64_t stderr_bytes_ = 0;
+};
+
+}  // namespace rx

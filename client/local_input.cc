@@ -1,0 +1,131 @@
+#include "client/local_input.h"
+
+#include <fcntl.h>
+
+#include "common/limits.h"
+
+namespace rx {
+namespace {
+constexpr size_t kBufferSize = 256 * 1024;
+}
+
+LocalInput::LocalInput(uv_loop_t* loop, int fd, DataFn on_data, EofFn on_eof)
+    : loop_(loop),
+      fd_(fd),
+      on_data_(std::move(on_data)),
+      on_eof_(std::move(on_eof)),
+      buffer_(new char[kBufferSize]) {
+  saved_flags_ = fcntl(fd, F_GETFL);
+  const uv_handle_type type = saved_flags_ < 0 ? UV_UNKNOWN_HANDLE : uv_guess_handle(fd);
+  if (type == UV_TTY && uv_tty_init(loop, &handle_.tty, fd, 1) == 0) {
+    kind_ = Kind::Stream;
+  } else if ((type == UV_NAMED_PIPE || type == UV_TCP) && uv_pipe_init(loop, &handle_.pipe, 0) == 0) {
+    if (uv_pipe_open(&handle_.pipe, fd) == 0) {
+      kind_ = Kind::Stream;
+    } else {
+      uv_close(reinterpret_cast<uv_handle_t*>(&handle_), nullptr);
+      kind_ = Kind::None;
+    }
+  } else if (type == UV_FILE) {
+    kind_ = Kind::File;
+  }
+  handle_.pipe.data = this;
+  fs_req_.data = this;
+}
+
+LocalInput::~LocalInput() {
+  if (saved_flags_ >= 0) fcntl(fd_, F_SETFL, saved_flags_);
+}
+
+void LocalInput::pause() {
+  if (paused_ || eof_) return;
+  paused_ = true;
+  if (kind_ == Kind::Stream) uv_read_stop(reinterpret_cast<uv_stream_t*>(&handle_));
+}
+
+void LocalInput::resume() {
+  if (!paused_ || eof_ || closing_) return;
+  paused_ = false;
+  switch (kind_) {
+    case Kind::Stream:
+      startStream();
+      break;
+    case Kind::File:
+      if (!fs_busy_) readFile();
+      break;
+    case Kind::None:
+      finish();
+      break;
+  }
+}
+
+void LocalInput::startStream() {
+  const int err = uv_read_start(
+      reinterpret_cast<uv_stream_t*>(&handle_),
+      [](uv_handle_t* h, size_t, uv_buf_t* buf) {
+        *buf = uv_buf_init(static_cast<LocalInput*>(h->data)->buffer_.get(), kBufferSize);
+      },
+      [](uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
+        auto* in = static_cast<LocalInput*>(s->data);
+        if (nread > 0) {
+          in->on_data_(std::string_view(buf->base, static_cast<size_t>(nread)));
+        } else if (nread < 0) {
+          // EOF or a read error: either way the remote command's stdin ends here.
+          in->finish();
+        }
+      });
+  if (err != 0) finish();
+}
+
+void LocalInput::readFile() {
+  fs_busy_ = true;
+  uv_buf_t buf = uv_buf_init(buffer_.get(), kBufferSize);
+  const int err = uv_fs_read(loop_, &fs_req_, fd_, &buf, 1, file_offset_, [](uv_fs_t* req) {
+    auto* in = static_cast<LocalInput*>(req->data);
+    const ssize_t n = req->result;
+    uv_fs_req_cleanup(req);
+    in->fs_busy_ = false;
+    if (in->closing_) {
+      if (in->on_closed_) in->on_closed_();
+      return;
+    }
+    if (n <= 0) {
+      in->finish();
+      return;
+    }
+    in->on_data_(std::string_view(in->buffer_.get(), static_cast<size_t>(n)));
+    if (!in->paused_ && !in->eof_ && !in->closing_) in->readFile();
+  });
+  if (err != 0) {
+    fs_busy_ = false;
+    finish();
+  }
+}
+
+void LocalInput::finish() {
+  if (eof_) return;
+  eof_ = true;
+  if (kind_ == Kind::Stream) uv_read_stop(reinterpret_cast<uv_stream_t*>(&handle_));
+  on_eof_();
+}
+
+void LocalInput::close(std::function<void()> done) {
+  if (closing_) return;
+  closing_ = true;
+  if (kind_ == Kind::Stream) {
+    on_closed_ = std::move(done);
+    uv_close(reinterpret_cast<uv_handle_t*>(&handle_), [](uv_handle_t* h) {
+      auto* in = static_cast<LocalInput*>(h->data);
+      if (in->on_closed_) in->on_closed_();
+    });
+    return;
+  }
+  if (kind_ == Kind::File && fs_busy_) {
+    // A read is in the thread pool; its callback finishes the close.
+    on_closed_ = std::move(done);
+    return;
+  }
+  done();
+}
+
+}  // namespace rx

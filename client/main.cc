@@ -1,0 +1,39 @@
+// rexec: options only; the work is in ExecClient.
+#include <signal.h>
+
+#include <cstdio>
+
+#include "client/exec_client.h"
+#include "client/exit_status.h"
+#include "client/options.h"
+#include "common/key_file.h"
+#include "common/limits.h"
+
+int main(int argc, char** argv) {
+  rx::ClientOptions opts;
+  int exit_code = 0;
+  if (rx::parseClientOptions(argc, argv, opts, exit_code) == rx::ParseOutcome::Exit) return exit_code;
+
+  rx::HostPort target;
+  if (auto s = rx::parseHostPort(opts.target, rx::kDefaultPort, target); !s) {
+    std::fprintf(stderr, "rexec: %s\n", s.message().c_str());
+    return rx::kExitFailure;
+  }
+  rx::HmacKey key;
+  if (auto s = rx::loadKeyFile(opts.identity, key); !s) {
+    std::fprintf(stderr, "rexec: %s\n", s.message().c_str());
+    return rx::kExitFailure;
+  }
+  // A closed socket must be an error return, not a silent death.
+  signal(SIGPIPE, SIG_IGN);
+
+  rx::ClientTimeouts timeouts;
+  timeouts.connect_ms = static_cast<uint64_t>(opts.connect_timeout_s * 1000.0);
+  int status = rx::kExitFailure;
+  {
+    rx::ExecClient client(uv_default_loop(), target, std::move(key), std::move(opts.params), timeouts);
+    status = client.run();
+  }
+  uv_loop_close(uv_default_loop());
+  return status;
+}

@@ -1,0 +1,117 @@
+#include "client/options.h"
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+
+#include "client/exit_status.h"
+
+namespace rx {
+
+std::string defaultIdentityPath() {
+  if (const char* xdg = std::getenv("XDG_CONFIG_HOME"); xdg && *xdg) return std::string(xdg) + "/rexec/id";
+  const char* home = std::getenv("HOME");
+  return std::string(home ? home : "") + "/.config/rexec/id";
+}
+
+ParseOutcome parseClientOptions(int argc, const char* const* argv, ClientOptions& opts, int& exit_code) {
+  CLI::App app{
+      "rexec: run a command on a host running rexecd, with its output streamed back live and its exit "
+      "status returned exactly.\n\n"
+      "Exit status: the command's own; 128+N when killed by signal N; 124 when --timeout expired; 127 "
+      "when the program was not found; 126 when it could not be executed; 255 when rexec itself failed "
+      "(connection, authentication, protocol, truncated output), always with a 'rexec: ...' line on stderr.",
+      "rexec"};
+  std::vector<std::string> env;
+  std::vector<std::string> command;
+  bool no_stdin = false;
+  opts.identity = defaultIdentityPath();
+  app.add_option("-i,--identity", opts.identity, "key file")->capture_default_str();
+  app.add_flag("-n,--no-stdin", no_stdin, "do not forward stdin; the command reads /dev/null");
+  app.add_flag("--sh", opts.params.shell, "run the words as one /bin/sh -c command line");
+  app.add_option("--timeout", opts.timeout_s, "kill the command's process group after SECONDS")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--connect-timeout", opts.connect_timeout_s, "give up connecting after SECONDS")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--env", env, "NAME=VALUE for the command's environment (the server allow-lists names)");
+  app.add_option("--cwd", opts.params.cwd, "working directory on the host (default: home)");
+  app.add_option("host", opts.target, "HOST[:PORT] (default port 5512)")->required();
+  app.footer(
+      "Usage: rexec [OPTIONS] HOST[:PORT] [OPTIONS] [--] PROG [ARG...]\n"
+      "       rexec [OPTIONS] --sh HOST[:PORT] 'command line'\n"
+      "Options may stand before or after HOST; the first word after HOST that is not an option "
+      "(or the word after --) starts the remote command, which is passed on exactly as given.");
+
+  // Split argv ourselves: CLI11 would reorder '--' and the command's own options. Options are
+  // taken until the command starts; CLI11's own table says which options take a value.
+  std::vector<std::string> option_words;
+  bool have_host = false;
+  int i = 1;
+  for (; i < argc; ++i) {
+    const std::string word = argv[i];
+    if (word == "--") {
+      if (have_host) {
+        ++i;
+        break;
+      }
+      continue;
+    }
+    if (word.size() > 1 && word[0] == '-') {
+      option_words.push_back(word);
+      const std::string name = word.substr(0, word.find('='));
+      const CLI::Option* opt = app.get_option_no_throw(name);
+      const bool inline_value = word.find('=') != std::string::npos ||
+                                (word.size() > 2 && word[1] != '-');  // -iFILE (short flags do not bundle)
+      if (opt && opt->get_expected_min() > 0 && !inline_value && i + 1 < argc)
+        option_words.push_back(argv[++i]);
+      continue;
+    }
+    if (have_host) break;
+    have_host = true;
+    option_words.push_back(word);
+  }
+  for (; i < argc; ++i) command.push_back(argv[i]);
+  std::reverse(option_words.begin(), option_words.end());  // CLI11 takes them in reverse
+  try {
+    app.parse(option_words);
+  } catch (const CLI::CallForHelp& e) {
+    exit_code = app.exit(e);
+    return ParseOutcome::Exit;
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "rexec: %s (see rexec --help)\n", e.what());
+    exit_code = kExitFailure;
+    return ParseOutcome::Exit;
+  }
+  if (command.empty()) {
+    std::fprintf(stderr, "rexec: no command given (see rexec --help)\n");
+    exit_code = kExitFailure;
+    return ParseOutcome::Exit;
+  }
+  if (opts.params.shell) {
+    std::string line;
+    for (size_t k = 0; k < command.size(); ++k) line += (k ? " " : "") + command[k];
+    opts.params.argv = {line};
+  } else {
+    opts.params.argv = command;
+  }
+  for (const auto& e : env) {
+    const size_t eq = e.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      std::fprintf(stderr, "rexec: --env %s: expected NAME=VALUE\n", e.c_str());
+      exit_code = kExitFailure;
+      return ParseOutcome::Exit;
+    }
+    opts.params.env.emplace_back(e.substr(0, eq), e.substr(eq + 1));
+  }
+  opts.params.stdin_open = !no_stdin;
+  if (opts.timeout_s > 0) {
+    const double ms = std::ceil(opts.timeout_s * 1000.0);
+    opts.params.timeout_ms = ms > 4e9 ? 4000000000u : static_cast<uint32_t>(ms);
+  }
+  return ParseOutcome::Run;
+}
+
+}  // namespace rx

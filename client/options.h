@@ -1,0 +1,27 @@
+#pragma once
+// rexec's command line, parsed into plain values (unit-tested without running anything).
+#include <string>
+#include <vector>
+
+#include "client/client_session.h"
+#include "common/status.h"
+
+namespace rx {
+
+struct ClientOptions {
+  std::string target;    // HOST[:PORT]
+  std::string identity;  // key file
+  ExecParams params;
+  double connect_timeout_s = 10;
+  double timeout_s = 0;
+};
+
+enum class ParseOutcome { Run, Exit };
+
+// Returns Run with `opts` filled, or Exit with `exit_code` set (help printed, or an error shown
+// as one "rexec: ..." line).
+ParseOutcome parseClientOptions(int argc, const char* const* argv, ClientOptions& opts, int& exit_code);
+
+std::string defaultIdentityPath();
+
+}  // namespace rx

@@ -1,0 +1,54 @@
+#pragma once
+// Varint-length-delimited frames: [varint32 length][serialized rxpb.v1.Frame].
+// Pure functions over bytes, no sockets, so every edge case is unit-testable.
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+#include "rexec.pb.h"
+
+namespace rx {
+
+enum class DecodeStatus {
+  Frame,      // payload holds one complete frame; consumed covers prefix + payload
+  NeedMore,   // not enough bytes yet; consumed is 0
+  TooLarge,   // the declared length exceeds the limit (checked before any allocation)
+  BadLength,  // the varint is longer than 5 bytes or does not fit in 32 bits
+};
+
+struct Decoded {
+  DecodeStatus status;
+  std::string_view payload;
+  size_t consumed;
+};
+
+// Looks at the front of `in`; never consumes anything unless a whole frame is there.
+Decoded decodeFrame(std::string_view in, size_t max_payload);
+
+// Appends the length prefix and the serialized frame to `out` (so several frames batch into one
+// write).
+void appendFrame(std::string& out, const rxpb::v1::Frame& frame);
+std::string encodeFrame(const rxpb::v1::Frame& frame);
+
+// Incremental decoder: feed() bytes as they arrive, then next() frames until it returns false.
+class FrameDecoder {
+ public:
+  enum class Result { Frame, NeedMore, Error };
+
+  explicit FrameDecoder(size_t max_payload) : max_payload_(max_payload) {}
+
+  void feed(std::string_view bytes) { buffer_.append(bytes.data(), bytes.size()); }
+  // Parses the next frame into `frame`. Error sets error() and stays in error.
+  Result next(rxpb::v1::Frame& frame);
+  void setMaxPayload(size_t max_payload) { max_payload_ = max_payload; }
+  const std::string& error() const { return error_; }
+  size_t buffered() const { return buffer_.size() - offset_; }
+
+ private:
+  size_t max_payload_;
+  std::string buffer_;
+  size_t offset_ = 0;
+  std::string error_;
+};
+
+}  // namespace rx

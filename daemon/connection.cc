@@ -1,0 +1,142 @@
+#include "daemon/connection.h"
+
+#include <fmt/format.h>
+
+#include "common/log.h"
+#include "common/net_address.h"
+#include "common/tcp_options.h"
+#include "daemon/server.h"
+
+namespace rx {
+
+struct Connection::WriteReq {
+  uv_write_t req;
+  std::string data;
+  Connection* conn;
+};
+
+Connection* Connection::accept(Server& server, uv_stream_t* listener) {
+  auto* conn = new Connection(server);
+  uv_tcp_init(server.loop(), &conn->tcp_);
+  conn->tcp_.data = conn;
+  if (int err = uv_accept(listener, reinterpret_cast<uv_stream_t*>(&conn->tcp_)); err != 0) {
+    log::warning("accept: {}", uv_strerror(err));
+    conn->close();
+    return nullptr;
+  }
+  configureTcp(&conn->tcp_);
+  sockaddr_storage addr{};
+  int len = sizeof addr;
+  if (uv_tcp_getpeername(&conn->tcp_, reinterpret_cast<sockaddr*>(&addr), &len) == 0)
+    conn->peer_ = formatSockaddr(&addr);
+  else
+    conn->peer_ = "unknown-peer";
+  conn->session_ = std::make_unique<Session>(server.config(), server.launcher(), *conn, conn->peer_);
+  server.add(conn);
+  log::debug("{}: connected", conn->peer_);
+  conn->applyReading();
+  conn->session_->start();
+  return conn;
+}
+
+Connection::Connection(Server& server) : server_(server) {}
+
+Connection::~Connection() = default;
+
+void Connection::close() {
+  if (closing_) return;
+  closing_ = true;
+  if (session_) session_->onPeerClosed();
+  uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), [](uv_handle_t* h) {
+    auto* conn = static_cast<Connection*>(h->data);
+    conn->server_.remove(conn);
+    delete conn;
+  });
+}
+
+void Connection::applyReading() {
+  const bool should = want_reading_ && !closing_ && !close_after_flush_;
+  if (should == reading_) return;
+  if (!should) {
+    uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
+    reading_ = false;
+    return;
+  }
+  const int err = uv_read_start(
+      reinterpret_cast<uv_stream_t*>(&tcp_),
+      [](uv_handle_t* h, size_t, uv_buf_t* buf) {
+        // One buffer for the whole loop: a read is consumed before the next one starts, and
+        // idle connections then cost no buffer at all.
+        *buf = static_cast<Connection*>(h->data)->server_.readBuffer();
+      },
+      [](uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
+        static_cast<Connection*>(s->data)->onRead(nread, buf);
+      });
+  if (err != 0) {
+    log::warning("{}: read: {}", peer_, uv_strerror(err));
+    close();
+    return;
+  }
+  reading_ = true;
+}
+
+void Connection::onRead(ssize_t nread, const uv_buf_t* buf) {
+  if (nread > 0) {
+    session_->onBytes(std::string_view(buf->base, static_cast<size_t>(nread)));
+    return;
+  }
+  if (nread == 0) return;
+  if (nread != UV_EOF) log::info("{}: {}", peer_, uv_strerror(static_cast<int>(nread)));
+  log::debug("{}: disconnected", peer_);
+  close();
+}
+
+void Connection::send(std::string bytes) {
+  if (closing_ || bytes.empty()) return;
+  auto* w = new WriteReq{{}, std::move(bytes), this};
+  w->req.data = w;
+  uv_buf_t buf = uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size()));
+  queued_ += w->data.size();
+  const int err =
+      uv_write(&w->req, reinterpret_cast<uv_stream_t*>(&tcp_), &buf, 1, [](uv_write_t* req, int status) {
+        auto* done = static_cast<WriteReq*>(req->data);
+        Connection* conn = done->conn;
+        const size_t n = done->data.size();
+        delete done;
+        conn->onWriteDone(n, status);
+      });
+  if (err != 0) {
+    queued_ -= w->data.size();
+    delete w;
+    log::info("{}: write: {}", peer_, uv_strerror(err));
+    close();
+  }
+}
+
+void Connection::onWriteDone(size_t bytes, int status) {
+  queued_ -= bytes;
+  if (closing_) return;
+  if (status != 0) {
+    log::info("{}: write: {}", peer_, uv_strerror(status));
+    close();
+    return;
+  }
+  if (close_after_flush_) {
+    if (queued_ == 0) close();
+    return;
+  }
+  if (queued_ < server_.config().write_low_water) session_->onWriteQueueDrained();
+}
+
+void Connection::setReading(bool on) {
+  want_reading_ = on;
+  applyReading();
+}
+
+void Connection::closeAfterFlush() {
+  close_after_flush_ = true;
+  applyReading();
+  if (queued_ == 0) close();
+}
+
+}  // namespace rx

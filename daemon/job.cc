@@ -1,0 +1,372 @@
+#include "daemon/job.h"
+
+#include <signal.h>
+
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "common/log.h"
+#include "common/signal_names.h"
+
+namespace rx {
+namespace {
+
+constexpr size_t kReadBufferSize = 256 * 1024;
+
+StartError startErrorFor(int err, const std::string& program) {
+  StartError e;
+  switch (err) {
+    case UV_ENOENT:
+      e.reason = rxpb::v1::StartFailed::NOT_FOUND;
+      break;
+    case UV_EACCES:
+    case UV_EPERM:
+    case UV_ENOTDIR:
+    case UV_EISDIR:
+    case UV_ELOOP:
+    case UV_E2BIG:
+      e.reason = rxpb::v1::StartFailed::NOT_EXECUTABLE;
+      break;
+    default:
+      e.reason = rxpb::v1::StartFailed::OTHER;
+  }
+  e.message = fmt::format("{}: {}", program, uv_strerror(err));
+  return e;
+}
+
+}  // namespace
+
+struct Job::StdinWrite {
+  uv_write_t req;
+  std::string data;
+  Job* job;
+};
+
+JobHandle* UvLauncher::start(const JobSpec& spec, JobObserver* observer, StartError& error) {
+  if (spec.argv.empty()) {
+    error = {rxpb::v1::StartFailed::REFUSED, "empty argv"};
+    return nullptr;
+  }
+  auto* job = new Job(*this, spec, observer);
+  const int err = job->spawn();
+  if (err != 0) {
+    error = startErrorFor(err, spec.argv[0]);
+    job->observer_ = nullptr;
+    job->finished_ = true;
+    job->closeAll();  // frees the job in the last close callback
+    return nullptr;
+  }
+  return job;
+}
+
+void UvLauncher::killAll() {
+  for (Job* job : jobs_) job->signalGroup(SIGKILL);
+}
+
+Job::Job(UvLauncher& launcher, const JobSpec& spec, JobObserver* observer)
+    : launcher_(launcher), spec_(spec), observer_(observer) {
+  launcher_.jobs_.insert(this);
+}
+
+Job::~Job() { launcher_.jobs_.erase(this); }
+
+int Job::spawn() {
+  uv_loop_t* loop = launcher_.loop_;
+  start_ns_ = uv_hrtime();
+  for (Pipe* p : {&stdin_, &stdout_, &stderr_}) p->handle.data = this;
+  uv_pipe_init(loop, &stdout_.handle, 0);
+  uv_pipe_init(loop, &stderr_.handle, 0);
+  stdout_.open = stderr_.open = true;
+  open_handles_ += 2;
+  if (spec_.stdin_open) {
+    uv_pipe_init(loop, &stdin_.handle, 0);
+    stdin_.open = true;
+    ++open_handles_;
+  }
+  uv_timer_init(loop, &timeout_timer_);
+  uv_timer_init(loop, &grace_timer_);
+  timeout_timer_.data = grace_timer_.data = this;
+  open_handles_ += 2;
+
+  std::vector<char*> argv;
+  for (auto& a : spec_.argv) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  std::vector<char*> env;
+  for (auto& e : spec_.env) env.push_back(const_cast<char*>(e.c_str()));
+  env.push_back(nullptr);
+
+  uv_stdio_container_t stdio[3];
+  if (spec_.stdin_open) {
+    stdio[0].flags = static_cast<uv_stdio_flags>(UV_CREATE_PIPE | UV_READABLE_PIPE);
+    stdio[0].data.stream = reinterpret_cast<uv_stream_t*>(&stdin_.handle);
+  } else {
+    stdio[0].flags = UV_IGNORE;  // libuv gives the child /dev/null
+  }
+  stdio[1].flags = static_cast<uv_stdio_flags>(UV_CREATE_PIPE | UV_WRITABLE_PIPE);
+  stdio[1].data.stream = reinterpret_cast<uv_stream_t*>(&stdout_.handle);
+  stdio[2].flags = static_cast<uv_stdio_flags>(UV_CREATE_PIPE | UV_WRITABLE_PIPE);
+  stdio[2].data.stream = reinterpret_cast<uv_stream_t*>(&stderr_.handle);
+
+  uv_process_options_t options{};
+  options.exit_cb = [](uv_process_t* p, int64_t status, int sig) {
+    static_cast<Job*>(p->data)->onExit(status, sig);
+  };
+  options.file = argv[0];
+  options.args = argv.data();
+  options.env = env.data();
+  options.cwd = spec_.cwd.empty() ? nullptr : spec_.cwd.c_str();
+  // Detached: setsid() in the child, so the job is its own process group and signals to the
+  // group reach every grandchild it starts.
+  options.flags = UV_PROCESS_DETACHED;
+  options.stdio_count = 3;
+  options.stdio = stdio;
+
+  process_.data = this;
+  // uv_spawn initialises the handle even when it fails, and it must be closed either way.
+  const int err = uv_spawn(loop, &process_, &options);
+  process_initialised_ = true;
+  ++open_handles_;
+  if (err != 0) return err;
+  pid_ = process_.pid;
+
+  read_buffer_ = std::make_unique<char[]>(kReadBufferSize);
+  startReading(stdout_);
+  startReading(stderr_);
+  if (spec_.timeout_ms > 0) {
+    uv_timer_start(
+        &timeout_timer_, [](uv_timer_t* t) { static_cast<Job*>(t->data)->onTimeout(); }, spec_.timeout_ms, 0);
+  }
+  return 0;
+}
+
+void Job::startReading(Pipe& pipe) {
+  if (!pipe.open || pipe.eof || pipe.reading) return;
+  const int err = uv_read_start(
+      reinterpret_cast<uv_stream_t*>(&pipe.handle),
+      [](uv_handle_t* h, size_t, uv_buf_t* buf) {
+        auto* job = static_cast<Job*>(h->data);
+        *buf = uv_buf_init(job->read_buffer_.get(), kReadBufferSize);
+      },
+      [](uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
+        auto* job = static_cast<Job*>(s->data);
+        Pipe& p = reinterpret_cast<uv_pipe_t*>(s) == &job->stdout_.handle ? job->stdout_ : job->stderr_;
+        job->onRead(p, nread, buf);
+      });
+  if (err != 0) {
+    log::warning("exec {}: cannot read the child's output: {}", spec_.exec_id, uv_strerror(err));
+    finishPipe(pipe);
+    return;
+  }
+  pipe.reading = true;
+}
+
+rxpb::v1::Stream Job::streamOf(const Pipe& pipe) const {
+  return &pipe == &stdout_ ? rxpb::v1::STREAM_STDOUT : rxpb::v1::STREAM_STDERR;
+}
+
+void Job::onRead(Pipe& pipe, ssize_t nread, const uv_buf_t* buf) {
+  if (nread > 0) {
+    pipe.bytes += static_cast<uint64_t>(nread);
+    if (observer_)
+      observer_->onJobOutput(*this, streamOf(pipe), std::string_view(buf->base, static_cast<size_t>(nread)));
+    return;
+  }
+  if (nread == 0) return;  // EAGAIN
+  if (nread != UV_EOF)
+    log::warning("exec {}: reading the child's output: {}", spec_.exec_id,
+                 uv_strerror(static_cast<int>(nread)));
+  finishPipe(pipe);
+  maybeFinish();
+}
+
+void Job::finishPipe(Pipe& pipe) {
+  if (pipe.eof) return;
+  pipe.eof = true;
+  pipe.reading = false;
+  if (pipe.open) closeHandle(reinterpret_cast<uv_handle_t*>(&pipe.handle));
+  pipe.open = false;
+}
+
+void Job::onExit(int64_t exit_status, int term_signal) {
+  exited_ = true;
+  exit_status_ = exit_status;
+  term_signal_ = term_signal;
+  uv_timer_stop(&timeout_timer_);
+  // The leader is gone; its group may live on through grandchildren holding our pipes.
+  if (!(stdout_.eof && stderr_.eof) && grace_ == Grace::None)
+    armGrace(Grace::KillAfterDrain, spec_.drain_grace_ms);
+  // Nobody will read the child's stdin any more.
+  if (stdin_.open) {
+    stdin_.open = false;
+    closeHandle(reinterpret_cast<uv_handle_t*>(&stdin_.handle));
+  }
+  maybeFinish();
+}
+
+void Job::armGrace(Grace what, uint32_t ms) {
+  grace_ = what;
+  uv_timer_start(
+      &grace_timer_, [](uv_timer_t* t) { static_cast<Job*>(t->data)->onGraceTimer(); }, ms, 0);
+}
+
+void Job::onGraceTimer() {
+  const Grace what = grace_;
+  grace_ = Grace::None;
+  switch (what) {
+    case Grace::KillAfterTerm:
+    case Grace::KillAfterDrain:
+      signalGroup(SIGKILL);
+      // A process that left the group (setsid) may still hold a pipe: cut it after one more grace.
+      if (exited_ && !(stdout_.eof && stderr_.eof)) armGrace(Grace::CutPipes, spec_.drain_grace_ms);
+      break;
+    case Grace::CutPipes:
+      log::warning("exec {}: output still open after the group was killed; cutting it", spec_.exec_id);
+      finishPipe(stdout_);
+      finishPipe(stderr_);
+      maybeFinish();
+      break;
+    case Grace::None:
+      break;
+  }
+}
+
+void Job::onTimeout() {
+  timed_out_ = true;
+  terminate();
+}
+
+void Job::signalGroup(int signo) {
+  if (pid_ <= 0) return;
+  // Negative pid: the whole process group, which exists while any member lives; ESRCH only
+  // means everyone is gone already.
+  if (::kill(-pid_, signo) != 0 && errno != ESRCH)
+    log::warning("exec {}: kill(-{}, {}): {}", spec_.exec_id, pid_, signalName(signo), std::strerror(errno));
+}
+
+void Job::terminate() {
+  if (terminating_ || finished_) return;
+  terminating_ = true;
+  signalGroup(SIGTERM);
+  // SIGTERM may be stopped-and-pending for a stopped process; CONT lets it act.
+  signalGroup(SIGCONT);
+  armGrace(Grace::KillAfterTerm, spec_.kill_grace_ms);
+}
+
+void Job::writeStdin(std::string data) {
+  if (!stdin_.open || stdin_close_requested_ || data.empty()) return;
+  auto* w = new StdinWrite{{}, std::move(data), this};
+  uv_buf_t buf = uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size()));
+  stdin_queued_ += w->data.size();
+  const int err = uv_write(
+      &w->req, reinterpret_cast<uv_stream_t*>(&stdin_.handle), &buf, 1, [](uv_write_t* req, int status) {
+        auto* done = static_cast<StdinWrite*>(req->data);
+        Job* job = done->job;
+        job->stdin_queued_ -= done->data.size();
+        delete done;
+        if (status != 0 && status != UV_ECANCELED && status != UV_EPIPE)
+          log::debug("exec {}: stdin write: {}", job->spec_.exec_id, uv_strerror(status));
+        if (job->stdin_draining_ && job->stdin_queued_ < job->spec_.stdin_high_water / 4) {
+          job->stdin_draining_ = false;
+          if (job->observer_) job->observer_->onJobStdinDrained(*job);
+        }
+      });
+  w->req.data = w;
+  if (err != 0) {
+    stdin_queued_ -= w->data.size();
+    delete w;
+    return;
+  }
+  if (stdin_queued_ >= spec_.stdin_high_water) stdin_draining_ = true;
+}
+
+void Job::closeStdin() {
+  if (!stdin_.open || stdin_close_requested_) return;
+  stdin_close_requested_ = true;
+  // Closing the handle would cancel queued writes; shutdown waits for them, then sends EOF
+  // (libuv's stdio pipes are socket pairs, so shutdown(SHUT_WR) is what the child sees).
+  auto* req = new uv_shutdown_t;
+  req->data = this;
+  const int err = uv_shutdown(req, reinterpret_cast<uv_stream_t*>(&stdin_.handle), [](uv_shutdown_t* r, int) {
+    auto* job = static_cast<Job*>(r->data);
+    delete r;
+    if (job->stdin_.open) {
+      job->stdin_.open = false;
+      job->closeHandle(reinterpret_cast<uv_handle_t*>(&job->stdin_.handle));
+    }
+  });
+  if (err != 0) {
+    delete req;
+    stdin_.open = false;
+    closeHandle(reinterpret_cast<uv_handle_t*>(&stdin_.handle));
+  }
+}
+
+void Job::pauseOutput() {
+  output_paused_ = true;
+  for (Pipe* p : {&stdout_, &stderr_}) {
+    if (p->reading) {
+      uv_read_stop(reinterpret_cast<uv_stream_t*>(&p->handle));
+      p->reading = false;
+    }
+  }
+}
+
+void Job::resumeOutput() {
+  output_paused_ = false;
+  startReading(stdout_);
+  startReading(stderr_);
+}
+
+void Job::maybeFinish() {
+  if (finished_ || !exited_ || !stdout_.eof || !stderr_.eof) return;
+  finished_ = true;
+  rxpb::v1::ExecResult result;
+  result.set_exec_id(spec_.exec_id);
+  if (timed_out_) {
+    result.mutable_timed_out()->set_timeout_ms(spec_.timeout_ms);
+  } else if (term_signal_ != 0) {
+    auto* s = result.mutable_signaled();
+    s->set_name(signalName(term_signal_));
+    s->set_number(term_signal_);
+    // libuv's exit callback does not pass WCOREDUMP on; core_dumped stays false.
+  } else {
+    result.set_exit_code(static_cast<int32_t>(exit_status_));
+  }
+  result.set_stdout_bytes(stdout_.bytes);
+  result.set_stderr_bytes(stderr_.bytes);
+  result.set_wall_time_us((uv_hrtime() - start_ns_) / 1000);
+  // A job that was terminated may still have members in its group (they closed their pipes):
+  // make sure nothing of it outlives the result.
+  if (terminating_) signalGroup(SIGKILL);
+  JobObserver* observer = observer_;
+  observer_ = nullptr;
+  closeAll();
+  if (observer) observer->onJobFinished(*this, result);
+}
+
+void Job::closeHandle(uv_handle_t* handle) {
+  if (uv_is_closing(handle)) return;
+  uv_close(handle, [](uv_handle_t* h) { static_cast<Job*>(h->data)->onHandleClosed(); });
+}
+
+void Job::closeAll() {
+  for (Pipe* p : {&stdin_, &stdout_, &stderr_}) {
+    if (p->open) {
+      p->open = false;
+      p->reading = false;
+      closeHandle(reinterpret_cast<uv_handle_t*>(&p->handle));
+    }
+  }
+  closeHandle(reinterpret_cast<uv_handle_t*>(&timeout_timer_));
+  closeHandle(reinterpret_cast<uv_handle_t*>(&grace_timer_));
+  if (process_initialised_) closeHandle(reinterpret_cast<uv_handle_t*>(&process_));
+}
+
+void Job::onHandleClosed() {
+  if (--open_handles_ == 0) delete this;
+}
+
+}  // namespace rx

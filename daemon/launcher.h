@@ -1,0 +1,75 @@
+#pragma once
+// The seam between the protocol session and real processes (STYLE.md 8): the session asks a
+// Launcher to start a job and drives it through JobHandle; the job reports back through
+// JobObserver. Tests and fuzzers put a fake launcher here.
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "rexec.pb.h"
+
+namespace rx {
+
+struct JobSpec {
+  uint32_t exec_id = 0;
+  std::vector<std::string> argv;  // argv[0] is looked up in the child's PATH
+  std::string cwd;
+  std::vector<std::string> env;    // "NAME=VALUE"
+  bool stdin_open = false;         // false: /dev/null
+  uint32_t timeout_ms = 0;         // 0: none
+  uint32_t kill_grace_ms = 2000;   // TERM -> KILL
+  uint32_t drain_grace_ms = 1000;  // exit -> pipes still open -> KILL the group
+  // Stdin back-pressure: above this much queued for the child, the session stops reading the
+  // client; the job reports onJobStdinDrained below a quarter of it.
+  size_t stdin_high_water = 1024 * 1024;
+};
+
+struct StartError {
+  rxpb::v1::StartFailed::Reason reason = rxpb::v1::StartFailed::OTHER;
+  std::string message;
+};
+
+class JobHandle;
+
+class JobObserver {
+ public:
+  virtual ~JobObserver() = default;
+  virtual void onJobOutput(JobHandle& job, rxpb::v1::Stream stream, std::string_view data) = 0;
+  // The child's stdin queue fell below the low watermark after being above the high one.
+  virtual void onJobStdinDrained(JobHandle& job) = 0;
+  // Last call for this job: the process was reaped and both output streams are finished. The
+  // result has exec_id, outcome, byte counts and wall time filled in. The handle must not be
+  // used after this returns.
+  virtual void onJobFinished(JobHandle& job, const rxpb::v1::ExecResult& result) = 0;
+};
+
+class JobHandle {
+ public:
+  virtual ~JobHandle() = default;
+  virtual uint32_t execId() const = 0;
+  virtual int pid() const = 0;
+  // Delivers a signal to the job's whole process group.
+  virtual void signalGroup(int signo) = 0;
+  // TERM to the group now, KILL after the kill grace. Idempotent.
+  virtual void terminate() = 0;
+  virtual void writeStdin(std::string data) = 0;
+  virtual void closeStdin() = 0;
+  virtual size_t stdinQueued() const = 0;
+  // Back-pressure: stop and resume reading the child's stdout and stderr.
+  virtual void pauseOutput() = 0;
+  virtual void resumeOutput() = 0;
+  // The observer is going away: report nothing more. The job still finishes and frees itself.
+  virtual void detach() = 0;
+};
+
+class Launcher {
+ public:
+  virtual ~Launcher() = default;
+  // Starts a job, or returns nullptr and fills `error`.
+  virtual JobHandle* start(const JobSpec& spec, JobObserver* observer, StartError& error) = 0;
+  // How many jobs are still alive (including detached ones being killed).
+  virtual size_t liveJobs() const = 0;
+};
+
+}  // namespace rx

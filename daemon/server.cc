@@ -1,0 +1,122 @@
+#include "daemon/server.h"
+
+#include <netdb.h>
+
+#include <fmt/format.h>
+
+#include "common/log.h"
+#include "daemon/connection.h"
+
+namespace rx {
+
+Server::Server(uv_loop_t* loop, SessionConfig config)
+    : loop_(loop), config_(std::move(config)), launcher_(loop), read_buffer_(new char[kReadBufferSize]) {}
+
+Server::~Server() = default;
+
+Status Server::listen(const std::vector<HostPort>& addresses) {
+  for (const HostPort& hp : addresses) {
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    addrinfo* res = nullptr;
+    const std::string port = std::to_string(hp.port);
+    // Start-up only, so a blocking lookup is fine here.
+    if (int err = getaddrinfo(hp.host.empty() ? nullptr : hp.host.c_str(), port.c_str(), &hints, &res);
+        err != 0)
+      return Status::Error(fmt::format("listen {}: {}", hp.host, gai_strerror(err)));
+    const addrinfo* ai = res;
+    auto* tcp = new uv_tcp_t;
+    uv_tcp_init(loop_, tcp);
+    tcp->data = this;
+    listeners_.push_back(tcp);
+    int err = uv_tcp_bind(tcp, ai->ai_addr, ai->ai_family == AF_INET6 ? UV_TCP_IPV6ONLY : 0);
+    if (err == 0)
+      err = uv_listen(reinterpret_cast<uv_stream_t*>(tcp), 1024, [](uv_stream_t* s, int status) {
+        static_cast<Server*>(s->data)->onConnection(s, status);
+      });
+    freeaddrinfo(res);
+    if (err != 0) return Status::Error(fmt::format("listen {}:{}: {}", hp.host, hp.port, uv_strerror(err)));
+    sockaddr_storage bound{};
+    int len = sizeof bound;
+    uv_tcp_getsockname(tcp, reinterpret_cast<sockaddr*>(&bound), &len);
+    bound_.push_back(formatSockaddr(&bound));
+    ports_.push_back(ntohs(reinterpret_cast<sockaddr_in*>(&bound)->sin_port));
+    log::notice("listening on {}", bound_.back());
+  }
+  return Status::Ok();
+}
+
+void Server::onConnection(uv_stream_t* listener, int status) {
+  if (status != 0) {
+    log::warning("accept: {}", uv_strerror(status));
+    return;
+  }
+  if (stopping_) return;
+  Connection::accept(*this, listener);
+}
+
+void Server::remove(Connection* conn) {
+  connections_.erase(conn);
+  if (stopping_) checkStopped();
+}
+
+void Server::installSignalHandlers() {
+  uv_signal_init(loop_, &sigterm_);
+  uv_signal_init(loop_, &sigint_);
+  sigterm_.data = sigint_.data = this;
+  auto handler = [](uv_signal_t* s, int signum) {
+    log::notice("received SIG{}, shutting down", signum == SIGTERM ? "TERM" : "INT");
+    static_cast<Server*>(s->data)->stop();
+  };
+  uv_signal_start(&sigterm_, handler, SIGTERM);
+  uv_signal_start(&sigint_, handler, SIGINT);
+  uv_timer_init(loop_, &stop_timer_);
+  stop_timer_.data = this;
+  signals_installed_ = true;
+}
+
+void Server::stop() {
+  if (stopping_) return;
+  stopping_ = true;
+  for (uv_tcp_t* tcp : listeners_)
+    uv_close(reinterpret_cast<uv_handle_t*>(tcp),
+             [](uv_handle_t* h) { delete reinterpret_cast<uv_tcp_t*>(h); });
+  listeners_.clear();
+  // Copy: shutdown() may close connections, which removes them from the set.
+  const std::vector<Connection*> conns(connections_.begin(), connections_.end());
+  for (Connection* c : conns) c->session().shutdown();
+  // TERM, then KILL after the kill grace, then the drain grace twice; a little on top.
+  stop_deadline_ms_ = uv_now(loop_) + config_.kill_grace_ms + 2 * config_.drain_grace_ms + 2000;
+  if (signals_installed_) {
+    // Polls the remaining work every 50 ms until everything is done or the deadline passes.
+    uv_timer_start(
+        &stop_timer_, [](uv_timer_t* t) { static_cast<Server*>(t->data)->checkStopped(); }, 50, 50);
+  }
+  checkStopped();
+}
+
+void Server::checkStopped() {
+  if (!stopping_) return;
+  const bool done = connections_.empty() && launcher_.liveJobs() == 0;
+  if (!done && uv_now(loop_) < stop_deadline_ms_) return;
+  if (!done) forceStop();
+  if (signals_installed_) {
+    signals_installed_ = false;
+    uv_close(reinterpret_cast<uv_handle_t*>(&sigterm_), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&sigint_), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&stop_timer_), nullptr);
+  }
+}
+
+void Server::forceStop() {
+  log::warning("shutdown deadline passed with {} connections and {} jobs left; killing them",
+               connections_.size(), launcher_.liveJobs());
+  launcher_.killAll();
+  const std::vector<Connection*> conns(connections_.begin(), connections_.end());
+  for (Connection* c : conns) c->close();
+  uv_stop(loop_);
+}
+
+}  // namespace rx

@@ -1,0 +1,66 @@
+#pragma once
+// Listeners, the set of live connections, and orderly shutdown, all on one libuv loop.
+#include <uv.h>
+
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "common/net_address.h"
+#include "common/status.h"
+#include "daemon/job.h"
+#include "daemon/session_config.h"
+
+namespace rx {
+
+class Connection;
+
+class Server {
+ public:
+  Server(uv_loop_t* loop, SessionConfig config);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Start-up only: binds and listens on every address, or says which one failed.
+  Status listen(const std::vector<HostPort>& addresses);
+  const std::vector<std::string>& boundAddresses() const { return bound_; }
+  const std::vector<uint16_t>& boundPorts() const { return ports_; }
+
+  // Handles SIGTERM and SIGINT with stop(); call once the server is listening.
+  void installSignalHandlers();
+  // Stop accepting, terminate running jobs, let their results go out, then let the loop end.
+  // Bounded: after the deadline whatever remains is killed and closed.
+  void stop();
+
+  uv_loop_t* loop() const { return loop_; }
+  Launcher& launcher() { return launcher_; }
+  const SessionConfig& config() const { return config_; }
+  uv_buf_t readBuffer() { return uv_buf_init(read_buffer_.get(), kReadBufferSize); }
+  void add(Connection* conn) { connections_.insert(conn); }
+  void remove(Connection* conn);
+
+ private:
+  static constexpr size_t kReadBufferSize = 256 * 1024;
+  void onConnection(uv_stream_t* listener, int status);
+  void checkStopped();
+  void forceStop();
+
+  uv_loop_t* loop_;
+  SessionConfig config_;
+  UvLauncher launcher_;
+  std::unique_ptr<char[]> read_buffer_;
+  std::vector<uv_tcp_t*> listeners_;
+  std::vector<std::string> bound_;
+  std::vector<uint16_t> ports_;
+  std::set<Connection*> connections_;
+  uv_signal_t sigterm_{};
+  uv_signal_t sigint_{};
+  uv_timer_t stop_timer_{};
+  bool signals_installed_ = false;
+  bool stopping_ = false;
+  uint64_t stop_deadline_ms_ = 0;
+};
+
+}  // namespace rx

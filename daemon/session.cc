@@ -1,0 +1,421 @@
+#include "daemon/session.h"
+
+#include <sys/stat.h>
+
+#include <fmt/format.h>
+
+#include "common/auth_proof.h"
+#include "common/encoding.h"
+#include "common/limits.h"
+#include "common/log.h"
+#include "common/signal_names.h"
+
+namespace rx {
+namespace {
+
+using rxpb::v1::Frame;
+using rxpb::v1::StartFailed;
+
+constexpr uint64_t kServerFeatures =
+    rxpb::v1::FEATURE_SHELL | rxpb::v1::FEATURE_SIGNALS | rxpb::v1::FEATURE_MULTI_EXEC;
+
+bool validKeyId(std::string_view id) {
+  if (id.empty() || id.size() > kMaxKeyIdSize) return false;
+  for (char c : id) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+                    c == '_' || c == ':' || c == '@' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+bool validEnvName(std::string_view name) {
+  if (name.empty() || name.size() > 256) return false;
+  for (size_t i = 0; i < name.size(); ++i) {
+    const char c = name[i];
+    const bool ok =
+        c == '_' || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (i > 0 && c >= '0' && c <= '9');
+    if (!ok) return false;
+  }
+  return true;
+}
+
+std::string argvForLog(const rxpb::v1::ExecRequest& req) {
+  std::string out = req.shell() ? "sh -c [" : "[";
+  for (int i = 0; i < req.argv_size(); ++i) {
+    if (i) out += ",";
+    if (out.size() > 1024) {
+      out += "...";
+      break;
+    }
+    out += quoteForLog(req.argv(i).substr(0, 256));
+  }
+  return out + "]";
+}
+
+}  // namespace
+
+bool envNameAccepted(const std::vector<std::string>& patterns, std::string_view name) {
+  for (const auto& p : patterns) {
+    if (!p.empty() && p.back() == '*') {
+      if (name.substr(0, p.size() - 1) == std::string_view(p).substr(0, p.size() - 1)) return true;
+    } else if (name == p) {
+      return true;
+    }
+  }
+  return false;
+}
+
+Session::Session(const SessionConfig& config, Launcher& launcher, SessionHost& host, std::string peer)
+    : config_(config), launcher_(launcher), host_(host), peer_(std::move(peer)), decoder_(kMaxFramePreAuth) {}
+
+Session::~Session() { terminateAll("connection closed"); }
+
+void Session::start() {
+  server_nonce_ = randomBytes(kNonceSize);
+  Frame f;
+  auto* c = f.mutable_auth_challenge();
+  c->set_protocol_version(kProtocolVersion);
+  c->set_features(kServerFeatures);
+  c->set_server_nonce(server_nonce_);
+  queue(f);
+  flush();
+}
+
+void Session::onBytes(std::string_view bytes) {
+  if (state_ == State::Closing) return;
+  decoder_.feed(bytes);
+  Frame frame;
+  in_dispatch_ = true;
+  while (state_ != State::Closing) {
+    const auto r = decoder_.next(frame);
+    if (r == FrameDecoder::Result::NeedMore) break;
+    if (r == FrameDecoder::Result::Error) {
+      protocolError(decoder_.error());
+      break;
+    }
+    dispatch(frame);
+  }
+  in_dispatch_ = false;
+  flush();
+}
+
+void Session::dispatch(const Frame& frame) {
+  if (state_ == State::AwaitAuth) {
+    if (frame.msg_case() != Frame::kAuthResponse) {
+      protocolError("the first message must be AuthResponse");
+      return;
+    }
+    handleAuth(frame.auth_response());
+    return;
+  }
+  switch (frame.msg_case()) {
+    case Frame::kExecRequest:
+      handleExec(frame.exec_request());
+      break;
+    case Frame::kStdinData: {
+      // Data for a job that already finished is dropped: the client could not know.
+      auto it = jobs_.find(frame.stdin_data().exec_id());
+      if (it != jobs_.end()) it->second.handle->writeStdin(frame.stdin_data().data());
+      updateReading();
+      break;
+    }
+    case Frame::kStdinClose: {
+      auto it = jobs_.find(frame.stdin_close().exec_id());
+      if (it != jobs_.end()) it->second.handle->closeStdin();
+      break;
+    }
+    case Frame::kSignal: {
+      auto it = jobs_.find(frame.signal().exec_id());
+      const auto signo = signalFromName(frame.signal().name());
+      if (!signo) {
+        protocolError(fmt::format("unknown signal {}", quoteForLog(frame.signal().name())));
+        return;
+      }
+      if (it != jobs_.end()) {
+        log::info("{} exec {}: signal {}", peer_, frame.signal().exec_id(), signalName(*signo));
+        it->second.handle->signalGroup(*signo);
+      }
+      break;
+    }
+    case Frame::kError:
+      log::info("{}: client reported an error: {}", peer_, quoteForLog(frame.error().message()));
+      onPeerClosed();
+      break;
+    default:
+      protocolError(fmt::format("unexpected message type {}", static_cast<int>(frame.msg_case())));
+  }
+}
+
+void Session::handleAuth(const rxpb::v1::AuthResponse& auth) {
+  auto fail = [&](const std::string& why, const std::string& to_client) {
+    log::warning("{}: authentication failed for key {}: {}", peer_,
+                 quoteForLog(auth.key_id().substr(0, kMaxKeyIdSize)), why);
+    Frame f;
+    f.mutable_auth_result()->set_ok(false);
+    f.mutable_auth_result()->set_message(to_client);
+    queue(f);
+    closeSession();
+  };
+  if (auth.protocol_version() != kProtocolVersion) {
+    fail(fmt::format("protocol version {}", auth.protocol_version()),
+         fmt::format("unsupported protocol version {} (server speaks {})", auth.protocol_version(),
+                     kProtocolVersion));
+    return;
+  }
+  if ((auth.features() & ~kServerFeatures) != 0) {
+    fail("unknown feature bits", "unsupported feature bits requested");
+    return;
+  }
+  if (!validKeyId(auth.key_id()) || auth.client_nonce().size() != kNonceSize ||
+      auth.proof().size() != kProofSize) {
+    fail("malformed AuthResponse", "malformed authentication message");
+    return;
+  }
+  const AuthorizedKey* key = config_.keys ? config_.keys->find(auth.key_id()) : nullptr;
+  const ProofInput in{server_nonce_, auth.client_nonce(), auth.key_id()};
+  if (key == nullptr) {
+    fail("unknown key", "authentication failed");
+    return;
+  }
+  if (!verifyProof(ProofRole::Client, key->key.secret, in, auth.proof())) {
+    fail("bad proof", "authentication failed");
+    return;
+  }
+  key_id_ = auth.key_id();
+  state_ = State::Authenticated;
+  decoder_.setMaxPayload(kMaxFramePostAuth);
+  Frame f;
+  f.mutable_auth_result()->set_ok(true);
+  f.mutable_auth_result()->set_server_proof(computeProof(ProofRole::Server, key->key.secret, in));
+  queue(f);
+  log::info("{}: authenticated with key {} ({})", peer_, key_id_, quoteForLog(key->key.comment));
+}
+
+void Session::refuseExec(uint32_t exec_id, StartFailed::Reason reason, std::string message,
+                         const std::string& argv_for_log) {
+  Frame f;
+  auto* r = f.mutable_exec_result();
+  r->set_exec_id(exec_id);
+  r->mutable_start_failed()->set_reason(reason);
+  r->mutable_start_failed()->set_message(message);
+  queue(f);
+  audit(exec_id, argv_for_log, "start-failed " + quoteForLog(message), 0, 0, 0);
+}
+
+void Session::handleExec(const rxpb::v1::ExecRequest& req) {
+  const uint32_t id = req.exec_id();
+  if (id == 0 || jobs_.count(id)) {
+    protocolError(fmt::format("exec id {} is zero or already in use", id));
+    return;
+  }
+  const std::string argv_log = argvForLog(req);
+  if (shutting_down_) {
+    refuseExec(id, StartFailed::REFUSED, "the server is shutting down", argv_log);
+    return;
+  }
+  if (jobs_.size() >= config_.max_jobs_per_connection) {
+    refuseExec(id, StartFailed::REFUSED,
+               fmt::format("too many commands on one connection (limit {})", config_.max_jobs_per_connection),
+               argv_log);
+    return;
+  }
+  if (req.argv_size() == 0 || (req.shell() && req.argv_size() != 1)) {
+    refuseExec(id, StartFailed::REFUSED,
+               req.shell() ? "shell mode takes exactly one command string" : "empty argv", argv_log);
+    return;
+  }
+  size_t argv_bytes = 0;
+  for (const auto& a : req.argv()) {
+    argv_bytes += a.size() + 1;
+    if (a.find('\0') != std::string::npos) {
+      refuseExec(id, StartFailed::REFUSED, "an argument contains a NUL byte", argv_log);
+      return;
+    }
+  }
+  if (static_cast<size_t>(req.argv_size()) > config_.max_argc || argv_bytes > config_.max_argv_bytes) {
+    refuseExec(id, StartFailed::REFUSED,
+               fmt::format("argv too large (limits: {} arguments, {} bytes)", config_.max_argc,
+                           config_.max_argv_bytes),
+               argv_log);
+    return;
+  }
+
+  JobSpec spec;
+  spec.exec_id = id;
+  if (req.shell()) {
+    spec.argv = {"/bin/sh", "-c", req.argv(0)};
+  } else {
+    spec.argv.assign(req.argv().begin(), req.argv().end());
+  }
+  std::string cwd = req.cwd().empty() ? config_.home : req.cwd();
+  if (!cwd.empty() && cwd.front() != '/') cwd = config_.home + "/" + cwd;
+  struct stat st {};
+  if (cwd.find('\0') != std::string::npos || ::stat(cwd.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    refuseExec(id, StartFailed::BAD_CWD, fmt::format("{}: no such directory", quoteForLog(cwd)), argv_log);
+    return;
+  }
+  spec.cwd = cwd;
+
+  // A minimal, clean environment, as a login would set it; the client adds only allow-listed names.
+  std::map<std::string, std::string> env{
+      {"PATH", "/usr/local/bin:/usr/bin:/bin"},
+      {"HOME", config_.home},
+      {"USER", config_.user},
+      {"LOGNAME", config_.user},
+      {"SHELL", config_.shell},
+      {"LANG", "C.UTF-8"},
+  };
+  if (static_cast<size_t>(req.env_size()) > config_.max_env_vars) {
+    refuseExec(id, StartFailed::REFUSED,
+               fmt::format("too many environment variables (limit {})", config_.max_env_vars), argv_log);
+    return;
+  }
+  for (const auto& var : req.env()) {
+    if (!validEnvName(var.name()) || var.value().find('\0') != std::string::npos) {
+      refuseExec(id, StartFailed::REFUSED,
+                 fmt::format("invalid environment variable {}", quoteForLog(var.name())), argv_log);
+      return;
+    }
+    if (!envNameAccepted(config_.accept_env, var.name())) {
+      log::info("{} exec {}: ignoring environment variable {} (not accepted)", peer_, id, var.name());
+      continue;
+    }
+    env[var.name()] = var.value();
+  }
+  for (const auto& [name, value] : env) spec.env.push_back(name + "=" + value);
+  spec.stdin_open = req.stdin_open();
+  spec.timeout_ms = req.timeout_ms();
+  spec.kill_grace_ms = config_.kill_grace_ms;
+  spec.drain_grace_ms = config_.drain_grace_ms;
+  spec.stdin_high_water = config_.stdin_high_water;
+
+  StartError error;
+  JobHandle* job = launcher_.start(spec, this, error);
+  if (job == nullptr) {
+    refuseExec(id, error.reason, error.message, argv_log);
+    return;
+  }
+  jobs_[id] = JobEntry{job, argv_log};
+  if (output_paused_) job->pauseOutput();
+  log::info("{} exec {}: started pid {} {}", peer_, id, job->pid(), argv_log);
+}
+
+void Session::onJobOutput(JobHandle& job, rxpb::v1::Stream stream, std::string_view data) {
+  Frame f;
+  auto* o = f.mutable_output();
+  o->set_exec_id(job.execId());
+  o->set_stream(stream);
+  o->set_data(data.data(), data.size());
+  queue(f);
+  flush();
+}
+
+void Session::onJobStdinDrained(JobHandle&) { updateReading(); }
+
+void Session::onJobFinished(JobHandle& job, const rxpb::v1::ExecResult& result) {
+  auto it = jobs_.find(job.execId());
+  std::string argv_log = it != jobs_.end() ? it->second.argv_for_log : "?";
+  if (it != jobs_.end()) jobs_.erase(it);
+  Frame f;
+  *f.mutable_exec_result() = result;
+  queue(f);
+  std::string outcome;
+  switch (result.outcome_case()) {
+    case rxpb::v1::ExecResult::kExitCode:
+      outcome = fmt::format("exit={}", result.exit_code());
+      break;
+    case rxpb::v1::ExecResult::kSignaled:
+      outcome = fmt::format("signal={}", result.signaled().name());
+      break;
+    case rxpb::v1::ExecResult::kTimedOut:
+      outcome = "timed-out";
+      break;
+    default:
+      outcome = "unknown";
+  }
+  audit(result.exec_id(), argv_log, outcome, result.wall_time_us(), result.stdout_bytes(),
+        result.stderr_bytes());
+  updateReading();
+  if (shutting_down_ && jobs_.empty()) {
+    closeSession();
+  } else if (!in_dispatch_) {
+    flush();
+  }
+}
+
+void Session::audit(uint32_t exec_id, const std::string& argv, const std::string& outcome, uint64_t wall_us,
+                    uint64_t out_bytes, uint64_t err_bytes) {
+  log::notice("audit peer={} key={} exec={} argv={} {} duration_ms={:.3f} stdout_bytes={} stderr_bytes={}",
+              peer_, key_id_, exec_id, argv, outcome, static_cast<double>(wall_us) / 1000.0, out_bytes,
+              err_bytes);
+}
+
+void Session::onWriteQueueDrained() {
+  if (!output_paused_) return;
+  output_paused_ = false;
+  for (auto& [id, entry] : jobs_) entry.handle->resumeOutput();
+}
+
+void Session::updateReading() {
+  if (state_ == State::Closing) return;
+  bool stdin_full = false;
+  for (auto& [id, entry] : jobs_)
+    if (entry.handle->stdinQueued() >= config_.stdin_high_water) stdin_full = true;
+  host_.setReading(!stdin_full);
+}
+
+void Session::queue(const Frame& frame) { appendFrame(out_, frame); }
+
+void Session::flush() {
+  if (out_.empty()) return;
+  host_.send(std::move(out_));
+  out_.clear();
+  if (!output_paused_ && host_.queuedBytes() > config_.write_high_water) {
+    output_paused_ = true;
+    for (auto& [id, entry] : jobs_) entry.handle->pauseOutput();
+  }
+}
+
+void Session::protocolError(const std::string& message) {
+  log::warning("{}: protocol error: {}", peer_, message);
+  Frame f;
+  f.mutable_error()->set_message(message);
+  queue(f);
+  terminateAll("protocol error");
+  closeSession();
+}
+
+void Session::closeSession() {
+  state_ = State::Closing;
+  flush();
+  host_.closeAfterFlush();
+}
+
+void Session::terminateAll(const char* why) {
+  for (auto& [id, entry] : jobs_) {
+    audit(id, entry.argv_for_log, fmt::format("terminated ({})", why), 0, 0, 0);
+    entry.handle->detach();
+    entry.handle->terminate();
+  }
+  jobs_.clear();
+}
+
+void Session::onPeerClosed() {
+  if (state_ == State::Closing && jobs_.empty()) return;
+  terminateAll("client disconnected");
+  state_ = State::Closing;
+}
+
+void Session::shutdown() {
+  if (shutting_down_) return;
+  shutting_down_ = true;
+  if (jobs_.empty() || state_ != State::Authenticated) {
+    terminateAll("server shutting down");
+    closeSession();
+    return;
+  }
+  for (auto& [id, entry] : jobs_) entry.handle->terminate();
+}
+
+}  // namespace rx

@@ -1,0 +1,90 @@
+#pragma once
+// The daemon's side of one connection as a state machine over bytes: it consumes the client's
+// bytes, produces frames for the client, and drives jobs through a Launcher. No sockets here, so
+// tests and fuzzers can feed it directly.
+//
+// States: AwaitAuth (only AuthResponse is accepted, frames limited to kMaxFramePreAuth) ->
+// Authenticated (ExecRequest, StdinData, StdinClose, Signal) -> Closing.
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+
+#include "common/frame_codec.h"
+#include "daemon/launcher.h"
+#include "daemon/session_config.h"
+
+namespace rx {
+
+class SessionHost {
+ public:
+  virtual ~SessionHost() = default;
+  virtual void send(std::string bytes) = 0;
+  virtual size_t queuedBytes() const = 0;
+  virtual void setReading(bool on) = 0;
+  // The session is done: send what is queued, then close.
+  virtual void closeAfterFlush() = 0;
+};
+
+class Session final : public JobObserver {
+ public:
+  Session(const SessionConfig& config, Launcher& launcher, SessionHost& host, std::string peer);
+  ~Session() override;
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  void start();
+  void onBytes(std::string_view bytes);
+  // The host's write queue fell below the low watermark.
+  void onWriteQueueDrained();
+  // The client went away (EOF or error): the session's process groups are terminated.
+  void onPeerClosed();
+  // The daemon is stopping: terminate the jobs, send their results, then close.
+  void shutdown();
+
+  bool authenticated() const { return state_ == State::Authenticated; }
+  size_t jobCount() const { return jobs_.size(); }
+  const std::string& keyId() const { return key_id_; }
+
+  // JobObserver
+  void onJobOutput(JobHandle& job, rxpb::v1::Stream stream, std::string_view data) override;
+  void onJobStdinDrained(JobHandle& job) override;
+  void onJobFinished(JobHandle& job, const rxpb::v1::ExecResult& result) override;
+
+ private:
+  enum class State { AwaitAuth, Authenticated, Closing };
+  struct JobEntry {
+    JobHandle* handle;
+    std::string argv_for_log;
+  };
+
+  void dispatch(const rxpb::v1::Frame& frame);
+  void handleAuth(const rxpb::v1::AuthResponse& auth);
+  void handleExec(const rxpb::v1::ExecRequest& req);
+  void refuseExec(uint32_t exec_id, rxpb::v1::StartFailed::Reason reason, std::string message,
+                  const std::string& argv_for_log);
+  void protocolError(const std::string& message);
+  void queue(const rxpb::v1::Frame& frame);
+  void flush();
+  void closeSession();
+  void updateReading();
+  void terminateAll(const char* why);
+  void audit(uint32_t exec_id, const std::string& argv, const std::string& outcome, uint64_t wall_us,
+             uint64_t out_bytes, uint64_t err_bytes);
+
+  const SessionConfig& config_;
+  Launcher& launcher_;
+  SessionHost& host_;
+  std::string peer_;
+  State state_ = State::AwaitAuth;
+  FrameDecoder decoder_;
+  std::string server_nonce_;
+  std::string key_id_;
+  std::string out_;
+  std::map<uint32_t, JobEntry> jobs_;
+  bool output_paused_ = false;
+  bool shutting_down_ = false;
+  bool in_dispatch_ = false;
+};
+
+}  // namespace rx

@@ -344,7 +344,12 @@ void Job::maybeFinish() {
   JobObserver* observer = observer_;
   observer_ = nullptr;
   closeAll();
-  if (observer) observer->onJobFinished(*this, result);
+  if (observer) {
+    observer->onJobFinished(*this, result);
+  } else {
+    // Its client is gone (the session audited the termination); say when the group is really over.
+    log::info("pid {}: process group finished after its client went away", pid_);
+  }
 }
 
 void Job::closeHandle(uv_handle_t* handle) {

@@ -353,6 +353,7 @@ void Session::audit(uint32_t exec_id, const std::string& argv, const std::string
 
 void Session::onWriteQueueDrained() {
   if (!output_paused_) return;
+  log::debug("{}: resuming command output", peer_);
   output_paused_ = false;
   for (auto& [id, entry] : jobs_) entry.handle->resumeOutput();
 }
@@ -372,6 +373,7 @@ void Session::flush() {
   host_.send(std::move(out_));
   out_.clear();
   if (!output_paused_ && host_.queuedBytes() > config_.write_high_water) {
+    log::debug("{}: client is slow, pausing command output ({} bytes queued)", peer_, host_.queuedBytes());
     output_paused_ = true;
     for (auto& [id, entry] : jobs_) entry.handle->pauseOutput();
   }

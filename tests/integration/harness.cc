@@ -1,0 +1,490 @@
+#include "tests/integration/harness.h"
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <openssl/evp.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+#include <gtest/gtest.h>
+
+extern char** environ;
+
+namespace rxtest {
+namespace {
+
+std::string hex(const unsigned char* p, size_t n) {
+  static const char* d = "0123456789abcdef";
+  std::string s;
+  for (size_t i = 0; i < n; ++i) {
+    s.push_back(d[p[i] >> 4]);
+    s.push_back(d[p[i] & 15]);
+  }
+  return s;
+}
+
+int pidfdOpen(pid_t pid) { return static_cast<int>(syscall(SYS_pidfd_open, pid, 0)); }
+
+// Waits until `pid` exits or the timeout passes, without polling in a loop: a pidfd becomes
+// readable when the process exits.
+bool waitExit(pid_t pid, std::chrono::milliseconds timeout) {
+  const int fd = pidfdOpen(pid);
+  if (fd < 0) return true;  // already reaped
+  pollfd p{fd, POLLIN, 0};
+  const int r = ::poll(&p, 1, static_cast<int>(timeout.count()));
+  ::close(fd);
+  return r > 0;
+}
+
+pid_t spawn(const std::vector<std::string>& argv, int in_fd, int out_fd, int err_fd) {
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, in_fd, 0);
+  posix_spawn_file_actions_adddup2(&fa, out_fd, 1);
+  posix_spawn_file_actions_adddup2(&fa, err_fd, 2);
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  sigset_t none, all;
+  sigemptyset(&none);
+  sigfillset(&all);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setsigdefault(&attr, &all);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  std::vector<char*> args;
+  for (auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  pid_t pid = -1;
+  const int err = posix_spawn(&pid, args[0], &fa, &attr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  posix_spawnattr_destroy(&attr);
+  if (err != 0) throw std::runtime_error("posix_spawn " + argv[0] + ": " + std::strerror(err));
+  return pid;
+}
+
+void makePipe(int fds[2]) {
+  if (::pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error(std::string("pipe: ") + std::strerror(errno));
+}
+
+}  // namespace
+
+std::string rexecPath() { return REXEC_PATH; }
+std::string rexecdPath() { return REXECD_PATH; }
+std::string keygenPath() { return REXEC_KEYGEN_PATH; }
+
+std::string sha256Hex(const std::string& data) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  EVP_Digest(data.data(), data.size(), md, &n, EVP_sha256(), nullptr);
+  return hex(md, n);
+}
+
+// ---------------------------------------------------------------- Subprocess
+
+Subprocess::Subprocess(std::vector<std::string> argv, Options options) : options_(std::move(options)) {
+  int in[2], out[2], err[2];
+  makePipe(in);
+  makePipe(out);
+  makePipe(err);
+  makePipe(wake_fd_);
+  pid_ = spawn(argv, in[0], out[1], err[1]);
+  ::close(in[0]);
+  ::close(out[1]);
+  ::close(err[1]);
+  in_fd_ = in[1];
+  out_fd_ = out[0];
+  err_fd_ = err[0];
+  for (int fd : {in_fd_, out_fd_, err_fd_, wake_fd_[0]}) fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+  stdout_paused_ = options_.pause_stdout;
+  close_stdin_ = !options_.keep_stdin_open;
+  if (options_.hash_stdout) {
+    auto* ctx = EVP_MD_CTX_new();
+    EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
+    sha_ctx_ = ctx;
+  }
+  thread_ = std::thread([this] { pump(); });
+}
+
+Subprocess::~Subprocess() {
+  if (!reaped_) {
+    ::kill(pid_, SIGKILL);
+    wait(30s);
+  }
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  if (wake_fd_[1] >= 0) (void)!::write(wake_fd_[1], "x", 1);
+  if (thread_.joinable()) thread_.join();
+  for (int fd : {in_fd_, out_fd_, err_fd_, wake_fd_[0], wake_fd_[1]})
+    if (fd >= 0) ::close(fd);
+  if (sha_ctx_) EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(sha_ctx_));
+}
+
+void Subprocess::pump() {
+  size_t in_off = 0;
+  std::vector<char> buf(1 << 16);
+  for (;;) {
+    bool paused, want_close_stdin;
+    {
+      std::lock_guard lock(mu_);
+      if (stop_ || (out_closed_ && err_closed_)) break;
+      paused = stdout_paused_;
+      want_close_stdin = close_stdin_;
+    }
+    if (in_fd_ >= 0 && in_off == options_.stdin_data.size() && want_close_stdin) {
+      ::close(in_fd_);
+      in_fd_ = -1;
+    }
+    pollfd fds[4];
+    int n = 0;
+    const int wake_i = n;
+    fds[n++] = {wake_fd_[0], POLLIN, 0};
+    int in_i = -1, out_i = -1, err_i = -1;
+    if (in_fd_ >= 0 && in_off < options_.stdin_data.size()) {
+      in_i = n;
+      fds[n++] = {in_fd_, POLLOUT, 0};
+    }
+    if (!out_closed_ && !paused) {
+      out_i = n;
+      fds[n++] = {out_fd_, POLLIN, 0};
+    }
+    if (!err_closed_) {
+      err_i = n;
+      fds[n++] = {err_fd_, POLLIN, 0};
+    }
+    if (::poll(fds, n, -1) < 0 && errno != EINTR) break;
+    if (fds[wake_i].revents) {
+      char tmp[64];
+      while (::read(wake_fd_[0], tmp, sizeof tmp) > 0) {
+      }
+    }
+    if (in_i >= 0 && fds[in_i].revents) {
+      const ssize_t w =
+          ::write(in_fd_, options_.stdin_data.data() + in_off, options_.stdin_data.size() - in_off);
+      if (w > 0) {
+        in_off += static_cast<size_t>(w);
+      } else if (w < 0 && errno != EAGAIN && errno != EINTR) {
+        ::close(in_fd_);  // the reader is gone
+        in_fd_ = -1;
+      }
+    }
+    for (int idx : {out_i, err_i}) {
+      if (idx < 0 || !fds[idx].revents) continue;
+      const bool is_out = idx == out_i;
+      const ssize_t r = ::read(fds[idx].fd, buf.data(), buf.size());
+      std::lock_guard lock(mu_);
+      if (r > 0) {
+        if (is_out) {
+          out_bytes_ += static_cast<uint64_t>(r);
+          if (sha_ctx_)
+            EVP_DigestUpdate(static_cast<EVP_MD_CTX*>(sha_ctx_), buf.data(), static_cast<size_t>(r));
+          else
+            out_.append(buf.data(), static_cast<size_t>(r));
+        } else {
+          err_.append(buf.data(), static_cast<size_t>(r));
+        }
+      } else if (r == 0 || (errno != EAGAIN && errno != EINTR)) {
+        (is_out ? out_closed_ : err_closed_) = true;
+      }
+      cv_.notify_all();
+    }
+  }
+  std::lock_guard lock(mu_);
+  cv_.notify_all();
+}
+
+bool Subprocess::waitForStdout(const std::string& needle, std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mu_);
+  return cv_.wait_for(lock, timeout, [&] { return out_.find(needle) != std::string::npos || out_closed_; }) &&
+         out_.find(needle) != std::string::npos;
+}
+
+void Subprocess::closeStdin() {
+  {
+    std::lock_guard lock(mu_);
+    close_stdin_ = true;
+  }
+  (void)!::write(wake_fd_[1], "x", 1);
+}
+
+void Subprocess::resumeStdout() {
+  {
+    std::lock_guard lock(mu_);
+    stdout_paused_ = false;
+  }
+  (void)!::write(wake_fd_[1], "x", 1);
+}
+
+void Subprocess::signal(int signo) {
+  if (!reaped_) ::kill(pid_, signo);
+}
+
+Subprocess::Result Subprocess::wait(std::chrono::milliseconds timeout) {
+  if (reaped_) return result_;
+  if (!waitExit(pid_, timeout)) {
+    ADD_FAILURE() << "process " << pid_ << " did not exit within " << timeout.count() << " ms; killing it";
+    ::kill(pid_, SIGKILL);
+  }
+  int status = 0;
+  while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+  }
+  reaped_ = true;
+  {
+    // The child is gone; its pipes reach EOF unless a grandchild holds them.
+    std::unique_lock lock(mu_);
+    if (!cv_.wait_for(lock, timeout, [&] { return out_closed_ && err_closed_; }))
+      ADD_FAILURE() << "output pipes of " << pid_ << " still open after it exited";
+    result_.out = out_;
+    result_.err = err_;
+    result_.out_bytes = out_bytes_;
+    if (sha_ctx_) {
+      unsigned char md[EVP_MAX_MD_SIZE];
+      unsigned int n = 0;
+      EVP_DigestFinal_ex(static_cast<EVP_MD_CTX*>(sha_ctx_), md, &n);
+      result_.out_sha256 = hex(md, n);
+    }
+  }
+  if (WIFEXITED(status)) result_.exit_code = WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) result_.term_signal = WTERMSIG(status);
+  return result_;
+}
+
+Subprocess::Result run(std::vector<std::string> argv, Subprocess::Options options) {
+  Subprocess p(std::move(argv), std::move(options));
+  return p.wait();
+}
+
+// ---------------------------------------------------------------- files
+
+TempDir::TempDir() {
+  char tmpl[] = "/tmp/rexec-test-XXXXXX";
+  if (!::mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
+  path_ = tmpl;
+}
+
+TempDir::~TempDir() {
+  // Only our own folder, which holds no subfolders we did not make.
+  run({"/bin/rm", "-rf", "--one-file-system", path_});
+}
+
+std::string makeKey(const std::string& path, const std::string& comment) {
+  auto r = run({keygenPath(), "-f", path, "-C", comment}, {});
+  if (r.exit_code != 0) throw std::runtime_error("rexec-keygen failed: " + r.err);
+  return r.out;
+}
+
+void writeFile(const std::string& path, const std::string& contents, int mode) {
+  {
+    std::ofstream f(path, std::ios::binary | std::ios::trunc);
+    f << contents;
+  }
+  ::chmod(path.c_str(), static_cast<mode_t>(mode));
+}
+
+std::string readFile(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+// ---------------------------------------------------------------- Daemon
+
+Daemon::Daemon(const std::string& authorized_keys, const std::string& dir, Options options) {
+  static int counter = 0;
+  const std::string port_file = dir + "/port." + std::to_string(++counter);
+  std::vector<std::string> argv{rexecdPath(),        "--listen",      "127.0.0.1:0",
+                                "--authorized-keys", authorized_keys, "--port-file",
+                                port_file,           "--log-level",   options.log_level};
+  for (auto& a : options.extra_args) argv.push_back(a);
+  int err[2];
+  makePipe(err);
+  const int devnull = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+  pid_ = spawn(argv, devnull, devnull, err[1]);
+  ::close(devnull);
+  ::close(err[1]);
+  err_fd_ = err[0];
+  reader_ = std::thread([this] { readLog(); });
+  if (!waitForLog({"rexecd ready"})) {
+    for (auto& l : logLines()) fprintf(stderr, "rexecd: %s\n", l.c_str());
+    throw std::runtime_error("rexecd did not become ready");
+  }
+  port_ = static_cast<uint16_t>(std::stoi(readFile(port_file)));
+}
+
+Daemon::~Daemon() {
+  if (!exited_) stop();
+  if (reader_.joinable()) reader_.join();
+  if (err_fd_ >= 0) ::close(err_fd_);
+}
+
+void Daemon::readLog() {
+  char buf[65536];
+  for (;;) {
+    const ssize_t n = ::read(err_fd_, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    std::lock_guard lock(mu_);
+    if (n <= 0) {
+      eof_ = true;
+      cv_.notify_all();
+      return;
+    }
+    partial_.append(buf, static_cast<size_t>(n));
+    size_t nl;
+    while ((nl = partial_.find('\n')) != std::string::npos) {
+      lines_.push_back(partial_.substr(0, nl));
+      partial_.erase(0, nl + 1);
+    }
+    cv_.notify_all();
+  }
+}
+
+std::optional<std::string> Daemon::waitForLog(const std::vector<std::string>& needles,
+                                              std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mu_);
+  std::optional<std::string> found;
+  size_t checked = 0;
+  cv_.wait_for(lock, timeout, [&] {
+    for (; checked < lines_.size(); ++checked) {
+      bool all = true;
+      for (auto& n : needles) all = all && lines_[checked].find(n) != std::string::npos;
+      if (all) {
+        found = lines_[checked];
+        return true;
+      }
+    }
+    return eof_;
+  });
+  return found;
+}
+
+std::vector<std::string> Daemon::logLines() {
+  std::lock_guard lock(mu_);
+  return lines_;
+}
+
+size_t Daemon::countLog(const std::string& needle) {
+  std::lock_guard lock(mu_);
+  size_t n = 0;
+  for (auto& l : lines_) n += l.find(needle) != std::string::npos;
+  return n;
+}
+
+int Daemon::stop(std::chrono::milliseconds timeout) {
+  if (exited_) return exit_status_;
+  ::kill(pid_, SIGTERM);
+  if (!waitExit(pid_, timeout)) {
+    ADD_FAILURE() << "rexecd did not stop within " << timeout.count() << " ms after SIGTERM";
+    ::kill(pid_, SIGKILL);
+  }
+  int status = 0;
+  while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+  }
+  exited_ = true;
+  exit_status_ = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return exit_status_;
+}
+
+void Daemon::kill9() {
+  if (exited_) return;
+  ::kill(pid_, SIGKILL);
+  int status = 0;
+  while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+  }
+  exited_ = true;
+  exit_status_ = -1;
+}
+
+// ---------------------------------------------------------------- /proc
+
+std::vector<ProcInfo> processes() {
+  std::vector<ProcInfo> out;
+  DIR* d = ::opendir("/proc");
+  if (!d) return out;
+  while (dirent* e = ::readdir(d)) {
+    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+    const std::string base = std::string("/proc/") + e->d_name;
+    const std::string stat = readFile(base + "/stat");
+    const size_t close = stat.rfind(')');
+    if (close == std::string::npos) continue;
+    ProcInfo p{};
+    p.pid = std::atoi(e->d_name);
+    std::istringstream rest(stat.substr(close + 2));
+    rest >> p.state >> p.ppid >> p.pgid;
+    p.cmdline = readFile(base + "/cmdline");
+    for (char& c : p.cmdline)
+      if (c == '\0') c = ' ';
+    out.push_back(p);
+  }
+  ::closedir(d);
+  return out;
+}
+
+static std::optional<long> statusField(pid_t pid, const std::string& field) {
+  std::istringstream in(readFile("/proc/" + std::to_string(pid) + "/status"));
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind(field + ":", 0) == 0) return std::atol(line.c_str() + field.size() + 1);
+  return std::nullopt;
+}
+
+std::optional<long> rssKiB(pid_t pid) { return statusField(pid, "VmRSS"); }
+std::optional<long> hwmKiB(pid_t pid) { return statusField(pid, "VmHWM"); }
+
+// ---------------------------------------------------------------- sockets
+
+int connectLoopback(uint16_t port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  timeval tv{30, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  return fd;
+}
+
+std::pair<std::string, bool> readUntilClosed(int fd, std::chrono::milliseconds timeout) {
+  std::string got;
+  const auto deadline = Clock::now() + timeout;
+  char buf[4096];
+  while (Clock::now() < deadline) {
+    pollfd p{fd, POLLIN, 0};
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    if (::poll(&p, 1, static_cast<int>(std::max<long>(left.count(), 0))) <= 0) break;
+    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n == 0) return {got, true};
+    if (n < 0) return {got, errno == ECONNRESET};
+    got.append(buf, static_cast<size_t>(n));
+  }
+  return {got, false};
+}
+
+}  // namespace rxtest
+
+namespace {
+// A write to a pipe whose reader exited must fail with EPIPE, not kill the test binary.
+const bool kIgnoreSigpipe = [] {
+  ::signal(SIGPIPE, SIG_IGN);
+  return true;
+}();
+}  // namespace

@@ -1,0 +1,178 @@
+// Process groups: timeouts, disconnects, forwarded signals, shutdown, zombies, truncation.
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <thread>
+
+#include "tests/integration/fixture.h"
+
+namespace rxtest {
+namespace {
+
+using ProcessTest = RexecTest;
+
+// The pid the daemon logged for the command whose argv contains `marker`.
+pid_t startedPid(Daemon& d, const std::string& marker) {
+  auto line = d.waitForLog({"started pid", marker});
+  if (!line) return -1;
+  const size_t at = line->find("started pid ") + 12;
+  return static_cast<pid_t>(std::stol(line->substr(at)));
+}
+
+std::vector<ProcInfo> inGroup(pid_t pgid) {
+  std::vector<ProcInfo> out;
+  for (auto& p : processes())
+    if (p.pgid == pgid && p.state != 'Z') out.push_back(p);
+  return out;
+}
+
+size_t countCmdline(const std::string& needle) {
+  size_t n = 0;
+  for (auto& p : processes()) n += p.cmdline.find(needle) != std::string::npos;
+  return n;
+}
+
+TEST_F(ProcessTest, TimeoutKillsTheWholeTree) {
+  auto r = runRemote({"sh", "-c", "sleep 300.101 & sleep 301.101 & wait"}, {"--timeout", "0.5"});
+  EXPECT_EQ(r.exit_code, 124);
+  EXPECT_NE(r.err.find("timed out"), std::string::npos) << r.err;
+  // The result comes only after both output pipes closed, which the sleeps held: they are gone.
+  EXPECT_EQ(countCmdline("sleep 300.101"), 0u);
+  EXPECT_EQ(countCmdline("sleep 301.101"), 0u);
+  EXPECT_TRUE(daemon_->waitForLog({"audit", "timed-out"}));
+}
+
+TEST_F(ProcessTest, TimeoutKillsATreeThatIgnoresTerm) {
+  auto r = runRemote({"sh", "-c", "trap '' TERM; sleep 302.101 & wait"}, {"--timeout", "0.3"});
+  EXPECT_EQ(r.exit_code, 124);
+  EXPECT_EQ(countCmdline("sleep 302.101"), 0u);
+}
+
+TEST_F(ProcessTest, DisconnectKillsTheWholeTree) {
+  Subprocess::Options o;
+  o.keep_stdin_open = true;
+  Subprocess client(rexec({"sh", "-c", "sleep 303.101 & sleep 304.101 & echo started; wait"}), o);
+  const pid_t pgid = startedPid(*daemon_, "303.101");
+  ASSERT_GT(pgid, 0);
+  ASSERT_TRUE(client.waitForStdout("started\n"));
+  ASSERT_FALSE(inGroup(pgid).empty());
+  client.signal(SIGKILL);  // the client cannot say goodbye: the daemon sees the connection drop
+  client.wait();
+  ASSERT_TRUE(daemon_->waitForLog(
+      {"pid " + std::to_string(pgid) + ": process group finished after its client went away"}));
+  EXPECT_TRUE(inGroup(pgid).empty()) << "members of the group still alive";
+  EXPECT_EQ(countCmdline("sleep 303.101"), 0u);
+  EXPECT_EQ(countCmdline("sleep 304.101"), 0u);
+  EXPECT_TRUE(daemon_->waitForLog({"audit", "terminated (client disconnected)"}));
+}
+
+TEST_F(ProcessTest, CtrlCIsForwardedToTheRemoteGroup) {
+  Subprocess::Options o;
+  o.keep_stdin_open = true;
+  Subprocess client(
+      rexec({"sh", "-c", "trap 'echo got-int; exit 7' INT; echo ready; while :; do sleep 1; done"}), o);
+  ASSERT_TRUE(client.waitForStdout("ready\n"));
+  client.signal(SIGINT);
+  auto r = client.wait();
+  EXPECT_EQ(r.exit_code, 7);
+  EXPECT_EQ(r.out, "ready\ngot-int\n");
+}
+
+TEST_F(ProcessTest, SecondCtrlCKills) {
+  Subprocess::Options o;
+  o.keep_stdin_open = true;
+  Subprocess client(rexec({"sh", "-c", "trap '' INT; echo ready; sleep 305.101"}), o);
+  ASSERT_TRUE(client.waitForStdout("ready\n"));
+  client.signal(SIGINT);
+  ASSERT_TRUE(daemon_->waitForLog({"signal INT"}));
+  client.signal(SIGINT);
+  auto r = client.wait();
+  EXPECT_EQ(r.exit_code, 128 + SIGKILL);
+  EXPECT_EQ(countCmdline("sleep 305.101"), 0u);
+}
+
+TEST_F(ProcessTest, TermAndHupAreForwarded) {
+  for (int sig : {SIGTERM, SIGHUP}) {
+    Subprocess::Options o;
+    o.keep_stdin_open = true;
+    Subprocess client(rexec({"sh", "-c", "echo ready; exec sleep 306.101"}), o);
+    ASSERT_TRUE(client.waitForStdout("ready\n"));
+    client.signal(sig);
+    auto r = client.wait();
+    EXPECT_EQ(r.exit_code, 128 + sig);
+  }
+}
+
+TEST_F(ProcessTest, GrandchildHoldingTheOutputIsCutAfterTheDrainGrace) {
+  // sh exits at once but leaves a background sleep holding stdout: the result still comes,
+  // with sh's exit code, and the sleep does not outlive it.
+  auto r = runRemote({"sh", "-c", "sleep 307.101 & echo bye; exit 3"});
+  EXPECT_EQ(r.exit_code, 3);
+  EXPECT_EQ(r.out, "bye\n");
+  EXPECT_EQ(countCmdline("sleep 307.101"), 0u);
+}
+
+TEST_F(ProcessTest, ThousandJobsLeaveNoZombie) {
+  // Short jobs, failing jobs and killed (timed-out) jobs, eight clients at a time.
+  std::atomic<int> next{0}, bad{0};
+  std::vector<std::thread> workers;
+  for (int w = 0; w < 8; ++w) {
+    workers.emplace_back([&] {
+      for (int i = next++; i < 1000; i = next++) {
+        Subprocess::Result r;
+        int expected;
+        if (i % 10 == 0) {
+          r = runRemote({"sleep", "30"}, {"-n", "--timeout", "0.01"});
+          expected = 124;
+        } else if (i % 10 == 1) {
+          r = runRemote({"sh", "-c", "kill -9 $$"}, {"-n"});
+          expected = 137;
+        } else {
+          r = runRemote({"true"}, {"-n"});
+          expected = 0;
+        }
+        if (r.exit_code != expected) ++bad;
+      }
+    });
+  }
+  for (auto& t : workers) t.join();
+  EXPECT_EQ(bad.load(), 0);
+  size_t children = 0;
+  for (auto& p : processes()) {
+    if (p.ppid != daemon_->pid()) continue;
+    ++children;
+    EXPECT_NE(p.state, 'Z') << "zombie child " << p.pid;
+  }
+  EXPECT_EQ(children, 0u) << "every job was reaped before its result was sent";
+  EXPECT_EQ(daemon_->countLog("audit"), 1000u);
+}
+
+TEST_F(ProcessTest, DaemonSigtermEndsRunningJobsAndExitsZero) {
+  Subprocess::Options o;
+  o.keep_stdin_open = true;
+  Subprocess client(rexec({"sh", "-c", "echo ready; exec sleep 308.101"}), o);
+  ASSERT_TRUE(client.waitForStdout("ready\n"));
+  EXPECT_EQ(daemon_->stop(), 0);
+  auto r = client.wait();
+  EXPECT_EQ(r.exit_code, 128 + SIGTERM) << "the job got TERM and its result still reached the client";
+  EXPECT_EQ(countCmdline("sleep 308.101"), 0u);
+}
+
+TEST_F(ProcessTest, DaemonDyingMidOutputIsNeverSuccess) {
+  Subprocess::Options o;
+  o.keep_stdin_open = true;
+  Subprocess client(rexec({"sh", "-c", "echo partial; exec sleep 309.101"}), o);
+  const pid_t pgid = startedPid(*daemon_, "309.101");
+  ASSERT_TRUE(client.waitForStdout("partial\n"));
+  daemon_->kill9();
+  auto r = client.wait();
+  EXPECT_EQ(r.exit_code, 255);
+  EXPECT_NE(r.err.find("connection lost before the command finished"), std::string::npos) << r.err;
+  // The daemon was killed outright, so its job is ours to clean up.
+  if (pgid > 0) kill(-pgid, SIGKILL);
+  daemon_.reset();
+}
+
+}  // namespace
+}  // namespace rxtest

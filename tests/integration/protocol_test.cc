@@ -1,0 +1,149 @@
+// The wire protocol spoken directly (no rexec binary): several commands on one connection, and
+// a client-side bound on a server that never answers.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <map>
+
+#include "common/auth_proof.h"
+#include "common/frame_codec.h"
+#include "common/key_file.h"
+#include "common/limits.h"
+#include "tests/integration/fixture.h"
+
+namespace rxtest {
+namespace {
+
+using ProtocolTest = RexecTest;
+
+// A minimal blocking client built from the protocol's pieces.
+class WireClient {
+ public:
+  explicit WireClient(uint16_t port) : fd_(connectLoopback(port)), decoder_(rx::kMaxFramePostAuth) {}
+  ~WireClient() {
+    if (fd_ >= 0) close(fd_);
+  }
+  bool next(rxpb::v1::Frame& f) {
+    for (;;) {
+      const auto r = decoder_.next(f);
+      if (r == rx::FrameDecoder::Result::Frame) return true;
+      if (r == rx::FrameDecoder::Result::Error) return false;
+      char buf[65536];
+      const ssize_t n = recv(fd_, buf, sizeof buf, 0);
+      if (n <= 0) return false;
+      decoder_.feed(std::string_view(buf, static_cast<size_t>(n)));
+    }
+  }
+  void send(const std::string& bytes) { ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL); }
+  bool authenticate(const rx::HmacKey& key) {
+    rxpb::v1::Frame f;
+    if (!next(f) || !f.has_auth_challenge()) return false;
+    const std::string server_nonce = f.auth_challenge().server_nonce();
+    const std::string client_nonce = rx::randomBytes(32);
+    rxpb::v1::Frame a;
+    auto* r = a.mutable_auth_response();
+    r->set_protocol_version(rx::kProtocolVersion);
+    r->set_features(rxpb::v1::FEATURE_MULTI_EXEC | rxpb::v1::FEATURE_SIGNALS);
+    r->set_key_id(key.key_id);
+    r->set_client_nonce(client_nonce);
+    const rx::ProofInput in{server_nonce, client_nonce, key.key_id};
+    r->set_proof(rx::computeProof(rx::ProofRole::Client, key.secret, in));
+    send(rx::encodeFrame(a));
+    if (!next(f) || !f.has_auth_result() || !f.auth_result().ok()) return false;
+    return rx::verifyProof(rx::ProofRole::Server, key.secret, in, f.auth_result().server_proof());
+  }
+
+ private:
+  int fd_;
+  rx::FrameDecoder decoder_;
+};
+
+std::string execFrame(uint32_t id, std::vector<std::string> argv, bool stdin_open) {
+  rxpb::v1::Frame f;
+  auto* r = f.mutable_exec_request();
+  r->set_exec_id(id);
+  for (auto& a : argv) r->add_argv(a);
+  r->set_stdin_open(stdin_open);
+  return rx::encodeFrame(f);
+}
+
+TEST_F(ProtocolTest, SeveralCommandsAtOnceOnOneConnection) {
+  rx::HmacKey key;
+  ASSERT_TRUE(rx::loadKeyFile(key_, key));
+  WireClient c(daemon_->port());
+  ASSERT_TRUE(c.authenticate(key));
+  // Both commands wait on their own stdin, so they truly run at the same time.
+  c.send(execFrame(7, {"sh", "-c", "read x; echo seven-$x; exit 7"}, true) +
+         execFrame(9, {"sh", "-c", "read x; echo nine-$x >&2; exit 9"}, true));
+  rxpb::v1::Frame in;
+  in.mutable_stdin_data()->set_exec_id(9);
+  in.mutable_stdin_data()->set_data("B\n");
+  rxpb::v1::Frame close9;
+  close9.mutable_stdin_close()->set_exec_id(9);
+  rxpb::v1::Frame in7;
+  in7.mutable_stdin_data()->set_exec_id(7);
+  in7.mutable_stdin_data()->set_data("A\n");
+  rxpb::v1::Frame close7;
+  close7.mutable_stdin_close()->set_exec_id(7);
+  c.send(rx::encodeFrame(in) + rx::encodeFrame(close9) + rx::encodeFrame(in7) + rx::encodeFrame(close7));
+
+  std::map<uint32_t, std::string> out, err;
+  std::map<uint32_t, rxpb::v1::ExecResult> results;
+  rxpb::v1::Frame f;
+  while (results.size() < 2 && c.next(f)) {
+    if (f.has_output()) {
+      (f.output().stream() == rxpb::v1::STREAM_STDOUT ? out : err)[f.output().exec_id()] += f.output().data();
+    } else if (f.has_exec_result()) {
+      results[f.exec_result().exec_id()] = f.exec_result();
+    } else {
+      FAIL() << "unexpected frame " << f.msg_case();
+    }
+  }
+  ASSERT_EQ(results.size(), 2u);
+  EXPECT_EQ(results[7].exit_code(), 7);
+  EXPECT_EQ(results[9].exit_code(), 9);
+  EXPECT_EQ(out[7], "seven-A\n");
+  EXPECT_EQ(err[9], "nine-B\n");
+  EXPECT_EQ(results[7].stdout_bytes(), 8u);
+  EXPECT_EQ(results[9].stderr_bytes(), 7u);
+  EXPECT_EQ(out.count(9) + err.count(7), 0u) << "output must carry the right exec_id";
+}
+
+TEST_F(ProtocolTest, DuplicateExecIdIsAProtocolError) {
+  rx::HmacKey key;
+  ASSERT_TRUE(rx::loadKeyFile(key_, key));
+  WireClient c(daemon_->port());
+  ASSERT_TRUE(c.authenticate(key));
+  c.send(execFrame(1, {"sleep", "310.101"}, false) + execFrame(1, {"true"}, false));
+  rxpb::v1::Frame f;
+  bool got_error = false;
+  while (c.next(f)) got_error |= f.has_error();
+  EXPECT_TRUE(got_error);
+  EXPECT_TRUE(daemon_->waitForLog({"protocol error", "already in use"}));
+  EXPECT_TRUE(daemon_->waitForLog({"audit", "terminated (protocol error)"}));
+}
+
+TEST(ClientBounds, ConnectTimeoutBoundsASilentServer) {
+  // A listener that completes the TCP handshake (the kernel does) but never says anything.
+  const int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(lfd, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(lfd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ASSERT_EQ(listen(lfd, 8), 0);
+  socklen_t len = sizeof a;
+  getsockname(lfd, reinterpret_cast<sockaddr*>(&a), &len);
+  TempDir dir;
+  makeKey(dir.file("id"));
+  auto r = run({rexecPath(), "-i", dir.file("id"), "--connect-timeout", "0.3",
+                "127.0.0.1:" + std::to_string(ntohs(a.sin_port)), "true"});
+  close(lfd);
+  EXPECT_EQ(r.exit_code, 255);
+  EXPECT_NE(r.err.find("connection timed out after 0.3 s"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace rxtest

@@ -1,0 +1,276 @@
+// rx::ClientSession driven with hand-made server frames: no sockets.
+#include "client/client_session.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/auth_proof.h"
+#include "common/limits.h"
+
+namespace rx {
+namespace {
+
+using rxpb::v1::Frame;
+
+class FakeClientHost : public ClientSessionHost {
+ public:
+  void send(std::string bytes) override {
+    ++sends;
+    decoder_.feed(bytes);
+    Frame f;
+    for (;;) {
+      const auto r = decoder_.next(f);
+      if (r == FrameDecoder::Result::NeedMore) break;
+      ASSERT_EQ(r, FrameDecoder::Result::Frame) << decoder_.error();
+      frames.push_back(f);
+    }
+  }
+  void onRequestSent() override { request_sent = true; }
+  void onOutput(rxpb::v1::Stream stream, std::string_view data) override {
+    output.emplace_back(stream, std::string(data));
+  }
+  void onResult(const rxpb::v1::ExecResult& r) override { results.push_back(r); }
+  void onFailure(const std::string& message) override { failures.push_back(message); }
+
+  std::vector<Frame> frames;
+  int sends = 0;
+  bool request_sent = false;
+  std::vector<std::pair<rxpb::v1::Stream, std::string>> output;
+  std::vector<rxpb::v1::ExecResult> results;
+  std::vector<std::string> failures;
+
+ private:
+  FrameDecoder decoder_{kMaxFramePostAuth};
+};
+
+Frame challenge(const std::string& nonce, uint32_t version = kProtocolVersion) {
+  Frame f;
+  f.mutable_auth_challenge()->set_protocol_version(version);
+  f.mutable_auth_challenge()->set_features(rxpb::v1::FEATURE_SHELL | rxpb::v1::FEATURE_SIGNALS |
+                                           rxpb::v1::FEATURE_MULTI_EXEC);
+  f.mutable_auth_challenge()->set_server_nonce(nonce);
+  return f;
+}
+
+Frame output(rxpb::v1::Stream stream, const std::string& data) {
+  Frame f;
+  f.mutable_output()->set_exec_id(ClientSession::kExecId);
+  f.mutable_output()->set_stream(stream);
+  f.mutable_output()->set_data(data);
+  return f;
+}
+
+Frame exitResult(int code, uint64_t out_bytes, uint64_t err_bytes) {
+  Frame f;
+  auto* r = f.mutable_exec_result();
+  r->set_exec_id(ClientSession::kExecId);
+  r->set_exit_code(code);
+  r->set_stdout_bytes(out_bytes);
+  r->set_stderr_bytes(err_bytes);
+  return f;
+}
+
+class ClientSessionTest : public ::testing::Test {
+ protected:
+  ClientSessionTest() : key_(generateHmacKey("client")) {
+    params_.argv = {"ls", "-l"};
+    params_.cwd = "/srv";
+    params_.env = {{"LANG", "C"}};
+    params_.stdin_open = false;
+    params_.timeout_ms = 900;
+  }
+
+  ClientSession& session() {
+    if (!session_) session_ = std::make_unique<ClientSession>(key_, params_, host_);
+    return *session_;
+  }
+
+  // Sends the challenge; returns the client's AuthResponse.
+  rxpb::v1::AuthResponse challengeClient() {
+    session().onBytes(encodeFrame(challenge(server_nonce_)));
+    EXPECT_EQ(host_.frames.size(), 2u);
+    if (host_.frames.empty()) return {};
+    return host_.frames[0].auth_response();
+  }
+
+  Frame authOk(const rxpb::v1::AuthResponse& auth, ProofRole role = ProofRole::Server) {
+    Frame f;
+    f.mutable_auth_result()->set_ok(true);
+    f.mutable_auth_result()->set_server_proof(
+        computeProof(role, key_.secret, ProofInput{server_nonce_, auth.client_nonce(), key_.key_id}));
+    return f;
+  }
+
+  void authenticate() { session().onBytes(encodeFrame(authOk(challengeClient()))); }
+
+  HmacKey key_;
+  ExecParams params_;
+  std::string server_nonce_ = randomBytes(kNonceSize);
+  FakeClientHost host_;
+  std::unique_ptr<ClientSession> session_;
+};
+
+TEST_F(ClientSessionTest, AnswersTheChallengeWithProofAndRequestInOneWrite) {
+  const rxpb::v1::AuthResponse auth = challengeClient();
+  EXPECT_EQ(host_.sends, 1);
+  EXPECT_TRUE(host_.request_sent);
+  EXPECT_TRUE(session().requestSent());
+  EXPECT_EQ(auth.protocol_version(), kProtocolVersion);
+  EXPECT_EQ(auth.key_id(), key_.key_id);
+  EXPECT_EQ(auth.client_nonce().size(), kNonceSize);
+  EXPECT_EQ(auth.features() & rxpb::v1::FEATURE_MULTI_EXEC, 0u);
+  EXPECT_TRUE(verifyProof(ProofRole::Client, key_.secret,
+                          ProofInput{server_nonce_, auth.client_nonce(), key_.key_id}, auth.proof()));
+
+  ASSERT_EQ(host_.frames.size(), 2u);
+  ASSERT_TRUE(host_.frames[1].has_exec_request());
+  const auto& req = host_.frames[1].exec_request();
+  EXPECT_EQ(req.exec_id(), ClientSession::kExecId);
+  ASSERT_EQ(req.argv_size(), 2);
+  EXPECT_EQ(req.argv(0), "ls");
+  EXPECT_EQ(req.argv(1), "-l");
+  EXPECT_EQ(req.cwd(), "/srv");
+  ASSERT_EQ(req.env_size(), 1);
+  EXPECT_EQ(req.env(0).name(), "LANG");
+  EXPECT_EQ(req.env(0).value(), "C");
+  EXPECT_FALSE(req.stdin_open());
+  EXPECT_EQ(req.timeout_ms(), 900u);
+}
+
+TEST_F(ClientSessionTest, OutputAndResultAfterAValidServerProof) {
+  authenticate();
+  std::string chunk = encodeFrame(output(rxpb::v1::STREAM_STDOUT, "total 0\n"));
+  appendFrame(chunk, output(rxpb::v1::STREAM_STDERR, "warn\n"));
+  appendFrame(chunk, exitResult(3, 8, 5));
+  session().onBytes(chunk);
+  EXPECT_TRUE(host_.failures.empty()) << host_.failures.front();
+  ASSERT_EQ(host_.output.size(), 2u);
+  EXPECT_EQ(host_.output[0], std::make_pair(rxpb::v1::STREAM_STDOUT, std::string("total 0\n")));
+  EXPECT_EQ(host_.output[1], std::make_pair(rxpb::v1::STREAM_STDERR, std::string("warn\n")));
+  ASSERT_EQ(host_.results.size(), 1u);
+  EXPECT_EQ(host_.results[0].exit_code(), 3);
+  EXPECT_TRUE(session().done());
+}
+
+TEST_F(ClientSessionTest, ServerProofWithTheClientLabelIsRefused) {
+  session().onBytes(encodeFrame(authOk(challengeClient(), ProofRole::Client)));
+  ASSERT_EQ(host_.failures.size(), 1u);
+  EXPECT_NE(host_.failures[0].find("prove"), std::string::npos) << host_.failures[0];
+  EXPECT_TRUE(session().done());
+}
+
+TEST_F(ClientSessionTest, MissingServerProofIsRefused) {
+  challengeClient();
+  Frame f;
+  f.mutable_auth_result()->set_ok(true);
+  session().onBytes(encodeFrame(f));
+  EXPECT_EQ(host_.failures.size(), 1u);
+}
+
+TEST_F(ClientSessionTest, OutputBeforeTheAuthResultIsRefused) {
+  challengeClient();
+  session().onBytes(encodeFrame(output(rxpb::v1::STREAM_STDOUT, "spoofed")));
+  EXPECT_EQ(host_.failures.size(), 1u);
+  EXPECT_TRUE(host_.output.empty());
+}
+
+TEST_F(ClientSessionTest, RefusedAuthenticationIsAFailure) {
+  challengeClient();
+  Frame f;
+  f.mutable_auth_result()->set_ok(false);
+  f.mutable_auth_result()->set_message("authentication failed");
+  session().onBytes(encodeFrame(f));
+  ASSERT_EQ(host_.failures.size(), 1u);
+  EXPECT_NE(host_.failures[0].find("authentication failed"), std::string::npos) << host_.failures[0];
+}
+
+TEST_F(ClientSessionTest, WrongProtocolVersionIsAFailure) {
+  session().onBytes(encodeFrame(challenge(server_nonce_, 2)));
+  EXPECT_EQ(host_.failures.size(), 1u);
+  EXPECT_TRUE(host_.frames.empty());
+  EXPECT_FALSE(host_.request_sent);
+}
+
+TEST_F(ClientSessionTest, ShortServerNonceIsAFailure) {
+  session().onBytes(encodeFrame(challenge("short")));
+  EXPECT_EQ(host_.failures.size(), 1u);
+  EXPECT_TRUE(host_.frames.empty());
+}
+
+TEST_F(ClientSessionTest, TruncatedOutputIsAFailureNotAResult) {
+  authenticate();
+  std::string chunk = encodeFrame(output(rxpb::v1::STREAM_STDOUT, "part"));
+  appendFrame(chunk, exitResult(0, 100, 0));
+  session().onBytes(chunk);
+  ASSERT_EQ(host_.failures.size(), 1u);
+  EXPECT_NE(host_.failures[0].find("truncated"), std::string::npos) << host_.failures[0];
+  EXPECT_TRUE(host_.results.empty());
+}
+
+TEST_F(ClientSessionTest, ResultWithoutOutcomeIsAFailure) {
+  authenticate();
+  Frame f;
+  f.mutable_exec_result()->set_exec_id(ClientSession::kExecId);
+  session().onBytes(encodeFrame(f));
+  EXPECT_EQ(host_.failures.size(), 1u);
+  EXPECT_TRUE(host_.results.empty());
+}
+
+TEST_F(ClientSessionTest, ServerErrorFrameIsAFailure) {
+  authenticate();
+  Frame f;
+  f.mutable_error()->set_message("boom");
+  session().onBytes(encodeFrame(f));
+  ASSERT_EQ(host_.failures.size(), 1u);
+  EXPECT_NE(host_.failures[0].find("boom"), std::string::npos) << host_.failures[0];
+}
+
+TEST_F(ClientSessionTest, ConnectionLostWhileRunningIsAFailure) {
+  authenticate();
+  session().onClosed("reset by peer");
+  ASSERT_EQ(host_.failures.size(), 1u);
+  EXPECT_NE(host_.failures[0].find("reset by peer"), std::string::npos) << host_.failures[0];
+}
+
+TEST_F(ClientSessionTest, CloseAfterTheResultIsNotAFailure) {
+  authenticate();
+  session().onBytes(encodeFrame(exitResult(0, 0, 0)));
+  session().onClosed("eof");
+  EXPECT_TRUE(host_.failures.empty());
+  EXPECT_EQ(host_.results.size(), 1u);
+}
+
+TEST_F(ClientSessionTest, StdinAndSignalsAreFramedForTheCommand) {
+  authenticate();
+  host_.frames.clear();
+  session().sendStdin("input");
+  session().closeStdin();
+  session().sendSignal("INT");
+  ASSERT_EQ(host_.frames.size(), 3u);
+  EXPECT_EQ(host_.frames[0].stdin_data().exec_id(), ClientSession::kExecId);
+  EXPECT_EQ(host_.frames[0].stdin_data().data(), "input");
+  EXPECT_TRUE(host_.frames[1].has_stdin_close());
+  EXPECT_EQ(host_.frames[2].signal().name(), "INT");
+}
+
+TEST_F(ClientSessionTest, LargeStdinIsSplitIntoChunks) {
+  authenticate();
+  host_.frames.clear();
+  session().sendStdin(std::string(kMaxChunk * 2 + 1, 's'));
+  ASSERT_EQ(host_.frames.size(), 3u);
+  EXPECT_EQ(host_.frames[0].stdin_data().data().size(), kMaxChunk);
+  EXPECT_EQ(host_.frames[1].stdin_data().data().size(), kMaxChunk);
+  EXPECT_EQ(host_.frames[2].stdin_data().data().size(), 1u);
+}
+
+TEST_F(ClientSessionTest, NothingIsSentBeforeTheChallenge) {
+  session().sendStdin("early");
+  session().sendSignal("INT");
+  EXPECT_EQ(host_.sends, 0);
+}
+
+}  // namespace
+}  // namespace rx

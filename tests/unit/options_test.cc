@@ -1,0 +1,222 @@
+// parseClientOptions: where options end and the remote command begins.
+#include "client/options.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace rx {
+namespace {
+
+using Argv = std::vector<std::string>;
+
+struct Parsed {
+  ParseOutcome outcome = ParseOutcome::Exit;
+  ClientOptions opts;
+  int exit_code = -1;
+};
+
+Parsed parse(std::initializer_list<const char*> args) {
+  const std::vector<const char*> argv(args);
+  Parsed p;
+  p.outcome = parseClientOptions(static_cast<int>(argv.size()), argv.data(), p.opts, p.exit_code);
+  return p;
+}
+
+TEST(ClientOptions, DoubleDashStartsTheCommand) {
+  const Parsed p = parse({"rexec", "h", "--", "echo", "a"});
+  ASSERT_EQ(p.outcome, ParseOutcome::Run);
+  EXPECT_EQ(p.opts.target, "h");
+  EXPECT_EQ(p.opts.params.argv, (Argv{"echo", "a"}));
+  EXPECT_FALSE(p.opts.params.shell);
+  EXPECT_TRUE(p.opts.params.stdin_open);
+  EXPECT_EQ(p.opts.params.timeout_ms, 0u);
+}
+
+TEST(ClientOptions, TheCommandKeepsItsOwnOptions) {
+  const Parsed p = parse({"rexec", "h", "ls", "-l"});
+  ASSERT_EQ(p.outcome, ParseOutcome::Run);
+  EXPECT_EQ(p.opts.target, "h");
+  EXPECT_EQ(p.opts.params.argv, (Argv{"ls", "-l"}));
+}
+
+TEST(ClientOptions, SecondDoubleDashBelongsToTheCommand) {
+  const Parsed p = parse({"rexec", "h", "--", "ls", "--", "-l"});
+  ASSERT_EQ(p.outcome, ParseOutcome::Run);
+  EXPECT_EQ(p.opts.params.argv, (Argv{"ls", "--", "-l"}));
+}
+
+TEST(ClientOptions, CommandOptionsThatLookLikeOursStayWithTheCommand) {
+  const Parsed p = parse({"rexec", "h", "grep", "-n", "--timeout", "x"});
+  ASSERT_EQ(p.outcome, ParseOutcome::Run);
+  EXPECT_EQ(p.opts.params.argv, (Argv{"grep", "-n", "--timeout", "x"}));
+  EXPECT_TRUE(p.opts.params.stdin_open);
+  EXPECT_EQ(p.opts.params.timeout_ms, 0u);
+}
+
+TEST(ClientOptions, IdentityBeforeTheHost) {
+  const Parsed p = parse({"rexec", "-i", "K", "h", "cmd"});
+  ASSERT_EQ(p.outcome, ParseOutcome::Run);
+  EXPECT_EQ(p.opts.identity, "K");
+  EXPECT_EQ(p.opts.target, "h");
+  EXPECT_EQ(p.opts.params.argv, (Argv{"cmd"}));
+}
+
+TEST(ClientOptions, IdentityAfterTheHost) {
+  const Parsed p = parse({"rexec", "h", "-i", "K", "cmd"});
+  ASSERT_EQ(p.outcome, ParseOutcome::Run);
+  EXPECT_EQ(p.opts.identity, "K");
+  EXPECT_EQ(p.opts.target, "h");
+  EXPECT_EQ(p.opts.params.argv, (Argv{"cmd"}));
+}
+
+TEST(ClientOptions, IdentityLongFormWithEquals) {
+  const Parsed p = parse({"rexec", "--identity=K", "h", "cmd"});
+  ASSERT_EQ(p.outcome, ParseOutcome::Run);
+  EXPECT_EQ(p.opts.identity, "K");
+  EXPECT_EQ(p.opts.params.argv, (Argv{"cmd"}));
+}
+
+TEST(ClientOptions, IdentityLongFormWithSeparateValue) {
+  const Parsed p = parse({"rexec", "--identity", "K", "h", "cmd"});
+  ASSERT_EQ(p.outcome, ParseOutcome::Run);
+  EXPECT_EQ(p.opts.identity, "K");
+  EXPECT_EQ(p.opts.target, "h");
+}
+
+TEST(ClientOptions, IdentityShortFormAttached) {
+  const Parsed p = parse({"rexec", "-iK", "h", "cmd"});
+  ASSERT_EQ(p.outcome, ParseOutcome::Run);
+  EXPECT_EQ(p.opts.identity, "K");
+  EXPECT_EQ(p.opts.target, "h");
+  EXPECT_EQ(p.opts.params.argv, (Argv{"cmd"}));
+}
+
+TEST(ClientOptions, IdentityDefaultsToTheConfigDirectory) {
+  const Parsed p = parse({"rexec", "h", "cmd"});
+  ASSERT_EQ(p.outcome, ParseOutcome::Run);
+  EXPECT_EQ(p.opts.identity, defaultIdentityPath());
+}
+
+TEST(ClientOptions, NoStdinBeforeTheHost) {
+  const Parsed p = parse({"rexec", "-n", "h", "cmd"});
+  ASSERT_EQ(p.outcome, ParseOutcome::Run);
+  EXPECT_FALSE(p.opts.params.stdin_open);
+  EXPECT_EQ(p.opts.target, "h");
+  EXPECT_EQ(p.opts.params.argv, (Argv{"cmd"}));
+}
+
+TEST(ClientOptions, NoStdinAfterTheHost) {
+  const Parsed p = parse({"rexec", "h", "-n", "cmd"});
+  ASSERT_EQ(p.outcome, ParseOutcome::Run);
+  EXPECT_FALSE(p.opts.params.stdin_open);
+  EXPECT_EQ(p.opts.target, "h");
+  EXPECT_EQ(p.opts.params.argv, (Argv{"cmd"}));
+}
+
+TEST(ClientOptions, ShellModeJoinsTheWordsIntoOneString) {
+  const Parsed p = parse({"rexec", "--sh", "h", "a | b", "c"});
+  ASSERT_EQ(p.outcome, ParseOutcome::Run);
+  EXPECT_TRUE(p.opts.params.shell);
+  EXPECT_EQ(p.opts.target, "h");
+  EXPECT_EQ(p.opts.params.argv, (Argv{"a | b c"}));
+}
+
+TEST(ClientOptions, EnvIsRepeatable) {
+  const Parsed p = parse({"rexec", "--env", "A=1", "--env", "B=2", "h", "cmd"});
+  ASSERT_EQ(p.outcome, ParseOutcome::Run);
+  const std::vector<std::pair<std::string, std::string>> expected{{"A", "1"}, {"B", "2"}};
+  EXPECT_EQ(p.opts.params.env, expected);
+  EXPECT_EQ(p.opts.target, "h");
+  EXPECT_EQ(p.opts.params.argv, (Argv{"cmd"}));
+}
+
+TEST(ClientOptions, EnvValueMayContainEqualsOrBeEmpty) {
+  const Parsed p = parse({"rexec", "h", "--env", "A=x=y", "--env", "B=", "cmd"});
+  ASSERT_EQ(p.outcome, ParseOutcome::Run);
+  const std::vector<std::pair<std::string, std::string>> expected{{"A", "x=y"}, {"B", ""}};
+  EXPECT_EQ(p.opts.params.env, expected);
+}
+
+TEST(ClientOptions, EnvWithoutEqualsIsAnError) {
+  const Parsed p = parse({"rexec", "--env", "bad", "h", "cmd"});
+  EXPECT_EQ(p.outcome, ParseOutcome::Exit);
+  EXPECT_EQ(p.exit_code, 255);
+}
+
+TEST(ClientOptions, EnvWithEmptyNameIsAnError) {
+  const Parsed p = parse({"rexec", "--env", "=1", "h", "cmd"});
+  EXPECT_EQ(p.outcome, ParseOutcome::Exit);
+  EXPECT_EQ(p.exit_code, 255);
+}
+
+TEST(ClientOptions, TimeoutInSecondsBecomesMilliseconds) {
+  const Parsed p = parse({"rexec", "--timeout", "1.5", "h", "cmd"});
+  ASSERT_EQ(p.outcome, ParseOutcome::Run);
+  EXPECT_EQ(p.opts.params.timeout_ms, 1500u);
+}
+
+TEST(ClientOptions, TimeoutAfterTheHost) {
+  const Parsed p = parse({"rexec", "h", "--timeout=2", "cmd"});
+  ASSERT_EQ(p.outcome, ParseOutcome::Run);
+  EXPECT_EQ(p.opts.params.timeout_ms, 2000u);
+}
+
+TEST(ClientOptions, CwdIsPassedOn) {
+  const Parsed p = parse({"rexec", "--cwd", "/srv", "h", "cmd"});
+  ASSERT_EQ(p.outcome, ParseOutcome::Run);
+  EXPECT_EQ(p.opts.params.cwd, "/srv");
+}
+
+TEST(ClientOptions, HostWithPort) {
+  const Parsed p = parse({"rexec", "h:2222", "cmd"});
+  ASSERT_EQ(p.outcome, ParseOutcome::Run);
+  EXPECT_EQ(p.opts.target, "h:2222");
+}
+
+TEST(ClientOptions, MissingCommandIsAnError) {
+  const Parsed p = parse({"rexec", "h"});
+  EXPECT_EQ(p.outcome, ParseOutcome::Exit);
+  EXPECT_EQ(p.exit_code, 255);
+}
+
+TEST(ClientOptions, MissingCommandAfterDoubleDashIsAnError) {
+  const Parsed p = parse({"rexec", "h", "--"});
+  EXPECT_EQ(p.outcome, ParseOutcome::Exit);
+  EXPECT_EQ(p.exit_code, 255);
+}
+
+TEST(ClientOptions, MissingHostIsAnError) {
+  const Parsed p = parse({"rexec"});
+  EXPECT_EQ(p.outcome, ParseOutcome::Exit);
+  EXPECT_EQ(p.exit_code, 255);
+}
+
+TEST(ClientOptions, UnknownOptionIsAnError) {
+  const Parsed p = parse({"rexec", "--bogus", "h", "cmd"});
+  EXPECT_EQ(p.outcome, ParseOutcome::Exit);
+  EXPECT_EQ(p.exit_code, 255);
+}
+
+TEST(ClientOptions, UnknownOptionAfterTheHostIsAnError) {
+  const Parsed p = parse({"rexec", "h", "--bogus", "cmd"});
+  EXPECT_EQ(p.outcome, ParseOutcome::Exit);
+  EXPECT_EQ(p.exit_code, 255);
+}
+
+TEST(ClientOptions, HelpExitsWithZero) {
+  const Parsed p = parse({"rexec", "--help"});
+  EXPECT_EQ(p.outcome, ParseOutcome::Exit);
+  EXPECT_EQ(p.exit_code, 0);
+}
+
+TEST(ClientOptions, NonPositiveTimeoutIsAnError) {
+  const Parsed p = parse({"rexec", "--timeout", "-1", "h", "cmd"});
+  EXPECT_EQ(p.outcome, ParseOutcome::Exit);
+  EXPECT_EQ(p.exit_code, 255);
+}
+
+}  // namespace
+}  // namespace rx

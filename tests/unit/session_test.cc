@@ -1,0 +1,667 @@
+// rx::Session driven over bytes with a fake host and a fake launcher: no sockets, no processes.
+#include "daemon/session.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <csignal>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/auth_proof.h"
+#include "common/limits.h"
+#include "common/log.h"
+
+namespace rx {
+namespace {
+
+using rxpb::v1::Frame;
+using rxpb::v1::StartFailed;
+
+// Collects what the session sends, decoded into frames, and what it asks of the connection.
+class FakeHost : public SessionHost {
+ public:
+  void send(std::string bytes) override {
+    ASSERT_FALSE(closed) << "send after closeAfterFlush";
+    bytes_sent += bytes.size();
+    decoder_.feed(bytes);
+    Frame f;
+    for (;;) {
+      const auto r = decoder_.next(f);
+      if (r == FrameDecoder::Result::NeedMore) break;
+      ASSERT_EQ(r, FrameDecoder::Result::Frame) << "the session sent a bad frame: " << decoder_.error();
+      frames.push_back(f);
+    }
+  }
+  size_t queuedBytes() const override { return queued; }
+  void setReading(bool on) override { reading.push_back(on); }
+  void closeAfterFlush() override {
+    closed = true;
+    frames_before_close = frames.size();
+  }
+
+  std::vector<Frame> frames;
+  size_t bytes_sent = 0;
+  size_t queued = 0;  // what queuedBytes() reports
+  std::vector<bool> reading;
+  bool closed = false;
+  size_t frames_before_close = 0;
+
+ private:
+  FrameDecoder decoder_{kMaxFramePostAuth};
+};
+
+class FakeJob : public JobHandle {
+ public:
+  FakeJob(uint32_t exec_id, int pid) : exec_id_(exec_id), pid_(pid) {}
+  uint32_t execId() const override { return exec_id_; }
+  int pid() const override { return pid_; }
+  void signalGroup(int signo) override { signals.push_back(signo); }
+  void terminate() override { ++terminated; }
+  void writeStdin(std::string data) override { stdin_data += data; }
+  void closeStdin() override { stdin_closed = true; }
+  size_t stdinQueued() const override { return stdin_queued; }
+  void pauseOutput() override { paused = true; }
+  void resumeOutput() override { paused = false; }
+  void detach() override { detached = true; }
+
+  std::vector<int> signals;
+  int terminated = 0;
+  std::string stdin_data;
+  bool stdin_closed = false;
+  size_t stdin_queued = 0;
+  bool paused = false;
+  bool detached = false;
+
+ private:
+  uint32_t exec_id_;
+  int pid_;
+};
+
+class FakeLauncher : public Launcher {
+ public:
+  JobHandle* start(const JobSpec& spec, JobObserver* observer, StartError& error) override {
+    specs.push_back(spec);
+    if (fail) {
+      error = *fail;
+      return nullptr;
+    }
+    observers.push_back(observer);
+    jobs.push_back(std::make_unique<FakeJob>(spec.exec_id, 1000 + static_cast<int>(jobs.size())));
+    return jobs.back().get();
+  }
+  size_t liveJobs() const override { return jobs.size(); }
+
+  std::vector<JobSpec> specs;
+  std::vector<JobObserver*> observers;
+  std::vector<std::unique_ptr<FakeJob>> jobs;
+  std::unique_ptr<StartError> fail;  // set: every start fails with this
+};
+
+bool contains(const std::vector<std::string>& v, const std::string& s) {
+  return std::find(v.begin(), v.end(), s) != v.end();
+}
+
+bool hasEnvName(const std::vector<std::string>& env, const std::string& name) {
+  return std::any_of(env.begin(), env.end(),
+                     [&](const std::string& e) { return e.rfind(name + "=", 0) == 0; });
+}
+
+Frame execFrame(uint32_t exec_id, std::vector<std::string> argv, const std::string& cwd = "/tmp") {
+  Frame f;
+  auto* req = f.mutable_exec_request();
+  req->set_exec_id(exec_id);
+  for (auto& a : argv) req->add_argv(a);
+  req->set_cwd(cwd);
+  return f;
+}
+
+class SessionTest : public ::testing::Test {
+ protected:
+  SessionTest() : key_(generateHmacKey("unit test key")) {
+    auto keys = std::make_shared<KeySet>();
+    keys->keys.push_back(AuthorizedKey{key_, 1});
+    config_.keys = keys;
+    config_.user = "tester";
+    config_.home = "/tmp";
+    config_.shell = "/bin/sh";
+    log::setMaxLevel(log::Level::Error);  // no audit lines in the test output
+    session_ = std::make_unique<Session>(config_, launcher_, host_, "test-peer");
+  }
+
+  ~SessionTest() override {
+    session_.reset();
+    log::setMaxLevel(log::Level::Info);
+  }
+
+  // start() and return the server nonce from the challenge.
+  std::string startAndGetNonce() {
+    session_->start();
+    EXPECT_EQ(host_.frames.size(), 1u);
+    if (host_.frames.empty() || !host_.frames[0].has_auth_challenge()) return "";
+    return host_.frames[0].auth_challenge().server_nonce();
+  }
+
+  // An AuthResponse for `server_nonce`, with a proof made from `secret` under `role`.
+  Frame authFrame(const std::string& server_nonce, const std::string& secret, const std::string& key_id,
+                  ProofRole role = ProofRole::Client) {
+    Frame f;
+    auto* a = f.mutable_auth_response();
+    a->set_protocol_version(kProtocolVersion);
+    a->set_features(rxpb::v1::FEATURE_SHELL | rxpb::v1::FEATURE_SIGNALS);
+    a->set_key_id(key_id);
+    a->set_client_nonce(client_nonce_);
+    a->set_proof(computeProof(role, secret, ProofInput{server_nonce, client_nonce_, key_id}));
+    return f;
+  }
+
+  Frame goodAuth(const std::string& server_nonce) {
+    return authFrame(server_nonce, key_.secret, key_.key_id);
+  }
+
+  // Authenticates, sends `exec` in the same chunk, and returns the job the launcher made.
+  FakeJob* authenticateAndExec(const Frame& exec) {
+    const std::string nonce = startAndGetNonce();
+    std::string chunk = encodeFrame(goodAuth(nonce));
+    appendFrame(chunk, exec);
+    session_->onBytes(chunk);
+    EXPECT_TRUE(host_.frames.size() >= 2 && host_.frames[1].auth_result().ok());
+    if (launcher_.jobs.empty()) return nullptr;
+    return launcher_.jobs.back().get();
+  }
+
+  HmacKey key_;
+  std::string client_nonce_ = randomBytes(kNonceSize);
+  SessionConfig config_;
+  FakeLauncher launcher_;
+  FakeHost host_;
+  std::unique_ptr<Session> session_;  // last: destroyed before the fakes it uses
+};
+
+TEST_F(SessionTest, StartSendsAnAuthChallenge) {
+  session_->start();
+  ASSERT_EQ(host_.frames.size(), 1u);
+  ASSERT_TRUE(host_.frames[0].has_auth_challenge());
+  const auto& c = host_.frames[0].auth_challenge();
+  EXPECT_EQ(c.protocol_version(), 1u);
+  EXPECT_EQ(c.server_nonce().size(), 32u);
+  EXPECT_NE(c.features() & rxpb::v1::FEATURE_SHELL, 0u);
+  EXPECT_NE(c.features() & rxpb::v1::FEATURE_SIGNALS, 0u);
+  EXPECT_FALSE(host_.closed);
+  EXPECT_FALSE(session_->authenticated());
+}
+
+TEST_F(SessionTest, EachSessionGetsAFreshNonce) {
+  FakeHost other_host;
+  Session other(config_, launcher_, other_host, "other-peer");
+  other.start();
+  const std::string nonce = startAndGetNonce();
+  ASSERT_EQ(other_host.frames.size(), 1u);
+  EXPECT_NE(other_host.frames[0].auth_challenge().server_nonce(), nonce);
+}
+
+TEST_F(SessionTest, AuthAndExecInOneChunkRunsTheCommand) {
+  const std::string nonce = startAndGetNonce();
+  Frame exec = execFrame(7, {"echo", "hello world"}, "/tmp");
+  exec.mutable_exec_request()->set_stdin_open(true);
+  exec.mutable_exec_request()->set_timeout_ms(2500);
+  std::string chunk = encodeFrame(goodAuth(nonce));
+  appendFrame(chunk, exec);
+  session_->onBytes(chunk);
+
+  ASSERT_EQ(host_.frames.size(), 2u);
+  ASSERT_TRUE(host_.frames[1].has_auth_result());
+  const auto& result = host_.frames[1].auth_result();
+  EXPECT_TRUE(result.ok()) << result.message();
+  EXPECT_TRUE(verifyProof(ProofRole::Server, key_.secret, ProofInput{nonce, client_nonce_, key_.key_id},
+                          result.server_proof()));
+  EXPECT_FALSE(host_.closed);
+  EXPECT_TRUE(session_->authenticated());
+  EXPECT_EQ(session_->keyId(), key_.key_id);
+
+  ASSERT_EQ(launcher_.specs.size(), 1u);
+  const JobSpec& spec = launcher_.specs[0];
+  EXPECT_EQ(spec.exec_id, 7u);
+  EXPECT_EQ(spec.argv, (std::vector<std::string>{"echo", "hello world"}));
+  EXPECT_EQ(spec.cwd, "/tmp");
+  EXPECT_TRUE(contains(spec.env, "HOME=/tmp"));
+  EXPECT_TRUE(spec.stdin_open);
+  EXPECT_EQ(spec.timeout_ms, 2500u);
+  EXPECT_EQ(launcher_.observers[0], session_.get());
+  EXPECT_EQ(session_->jobCount(), 1u);
+}
+
+TEST_F(SessionTest, AuthAndExecFedByteByByte) {
+  const std::string nonce = startAndGetNonce();
+  std::string chunk = encodeFrame(goodAuth(nonce));
+  appendFrame(chunk, execFrame(1, {"true"}));
+  for (char c : chunk) session_->onBytes(std::string_view(&c, 1));
+  ASSERT_EQ(host_.frames.size(), 2u);
+  EXPECT_TRUE(host_.frames[1].auth_result().ok());
+  EXPECT_EQ(launcher_.specs.size(), 1u);
+}
+
+TEST_F(SessionTest, ServerProofIsNotTheClientProof) {
+  const std::string nonce = startAndGetNonce();
+  const Frame auth = goodAuth(nonce);
+  session_->onBytes(encodeFrame(auth));
+  ASSERT_EQ(host_.frames.size(), 2u);
+  EXPECT_NE(host_.frames[1].auth_result().server_proof(), auth.auth_response().proof());
+}
+
+TEST_F(SessionTest, ExecBeforeAuthIsAProtocolError) {
+  session_->start();
+  session_->onBytes(encodeFrame(execFrame(1, {"id"})));
+  ASSERT_EQ(host_.frames.size(), 2u);
+  EXPECT_TRUE(host_.frames[1].has_error());
+  EXPECT_TRUE(host_.closed);
+  EXPECT_EQ(host_.frames_before_close, 2u);
+  EXPECT_TRUE(launcher_.specs.empty());
+  EXPECT_FALSE(session_->authenticated());
+}
+
+TEST_F(SessionTest, WrongKeyProofFailsAuthentication) {
+  const std::string nonce = startAndGetNonce();
+  const HmacKey other = generateHmacKey("other");
+  // Claims our key id, but proves with another secret; an ExecRequest rides along.
+  std::string chunk = encodeFrame(authFrame(nonce, other.secret, key_.key_id));
+  appendFrame(chunk, execFrame(1, {"id"}));
+  session_->onBytes(chunk);
+  ASSERT_EQ(host_.frames.size(), 2u);
+  ASSERT_TRUE(host_.frames[1].has_auth_result());
+  EXPECT_FALSE(host_.frames[1].auth_result().ok());
+  EXPECT_TRUE(host_.frames[1].auth_result().server_proof().empty());
+  EXPECT_TRUE(host_.closed);
+  EXPECT_TRUE(launcher_.specs.empty());
+  EXPECT_FALSE(session_->authenticated());
+}
+
+TEST_F(SessionTest, ReflectedServerRoleProofFailsAuthentication) {
+  const std::string nonce = startAndGetNonce();
+  session_->onBytes(encodeFrame(authFrame(nonce, key_.secret, key_.key_id, ProofRole::Server)));
+  ASSERT_EQ(host_.frames.size(), 2u);
+  EXPECT_FALSE(host_.frames[1].auth_result().ok());
+  EXPECT_TRUE(host_.closed);
+  EXPECT_TRUE(launcher_.specs.empty());
+}
+
+TEST_F(SessionTest, ProofForAnotherNonceFailsAuthentication) {
+  startAndGetNonce();
+  session_->onBytes(encodeFrame(authFrame(std::string(kNonceSize, 'x'), key_.secret, key_.key_id)));
+  ASSERT_EQ(host_.frames.size(), 2u);
+  EXPECT_FALSE(host_.frames[1].auth_result().ok());
+  EXPECT_TRUE(host_.closed);
+}
+
+TEST_F(SessionTest, UnknownKeyIdFailsAuthentication) {
+  const std::string nonce = startAndGetNonce();
+  const HmacKey stranger = generateHmacKey("stranger");
+  std::string chunk = encodeFrame(authFrame(nonce, stranger.secret, stranger.key_id));
+  appendFrame(chunk, execFrame(1, {"id"}));
+  session_->onBytes(chunk);
+  ASSERT_EQ(host_.frames.size(), 2u);
+  ASSERT_TRUE(host_.frames[1].has_auth_result());
+  EXPECT_FALSE(host_.frames[1].auth_result().ok());
+  EXPECT_TRUE(host_.closed);
+  EXPECT_TRUE(launcher_.specs.empty());
+}
+
+TEST_F(SessionTest, WrongProtocolVersionFailsAuthentication) {
+  const std::string nonce = startAndGetNonce();
+  Frame auth = goodAuth(nonce);
+  auth.mutable_auth_response()->set_protocol_version(2);
+  session_->onBytes(encodeFrame(auth));
+  ASSERT_EQ(host_.frames.size(), 2u);
+  EXPECT_FALSE(host_.frames[1].auth_result().ok());
+  EXPECT_TRUE(host_.closed);
+}
+
+TEST_F(SessionTest, ShortClientNonceFailsAuthentication) {
+  const std::string nonce = startAndGetNonce();
+  client_nonce_ = "short";
+  session_->onBytes(encodeFrame(goodAuth(nonce)));
+  ASSERT_EQ(host_.frames.size(), 2u);
+  EXPECT_FALSE(host_.frames[1].auth_result().ok());
+  EXPECT_TRUE(host_.closed);
+}
+
+TEST_F(SessionTest, NothingIsReadAfterClosing) {
+  session_->start();
+  session_->onBytes(encodeFrame(execFrame(1, {"id"})));
+  ASSERT_TRUE(host_.closed);
+  const size_t sent = host_.bytes_sent;
+  session_->onBytes(encodeFrame(goodAuth(host_.frames[0].auth_challenge().server_nonce())));
+  EXPECT_EQ(host_.bytes_sent, sent);
+  EXPECT_FALSE(session_->authenticated());
+}
+
+TEST_F(SessionTest, HugeLengthPrefixBeforeAuthIsAnError) {
+  session_->start();
+  session_->onBytes(std::string("\xff\xff\xff\xff\x0f", 5));
+  ASSERT_EQ(host_.frames.size(), 2u);
+  EXPECT_TRUE(host_.frames[1].has_error());
+  EXPECT_TRUE(host_.closed);
+  EXPECT_TRUE(launcher_.specs.empty());
+}
+
+TEST_F(SessionTest, FrameOverThePreAuthLimitIsAnError) {
+  const std::string nonce = startAndGetNonce();
+  Frame auth = goodAuth(nonce);
+  auth.mutable_auth_response()->set_key_id(std::string(kMaxFramePreAuth, 'k'));
+  session_->onBytes(encodeFrame(auth));
+  ASSERT_EQ(host_.frames.size(), 2u);
+  EXPECT_TRUE(host_.frames[1].has_error());
+  EXPECT_TRUE(host_.closed);
+}
+
+TEST_F(SessionTest, LargerFramesAreAcceptedAfterAuth) {
+  FakeJob* job = authenticateAndExec(execFrame(1, {"cat"}));
+  ASSERT_NE(job, nullptr);
+  Frame data;
+  data.mutable_stdin_data()->set_exec_id(1);
+  data.mutable_stdin_data()->set_data(std::string(kMaxFramePreAuth * 8, 'd'));
+  session_->onBytes(encodeFrame(data));
+  EXPECT_FALSE(host_.closed);
+  EXPECT_EQ(job->stdin_data.size(), kMaxFramePreAuth * 8);
+}
+
+TEST_F(SessionTest, JobOutputAndResultReachTheClientInOrder) {
+  FakeJob* job = authenticateAndExec(execFrame(3, {"sh", "-c", "echo out; echo err >&2; exit 5"}));
+  ASSERT_NE(job, nullptr);
+  host_.frames.clear();
+  JobObserver* observer = launcher_.observers[0];
+  observer->onJobOutput(*job, rxpb::v1::STREAM_STDOUT, "out\n");
+  observer->onJobOutput(*job, rxpb::v1::STREAM_STDERR, "err\n");
+  observer->onJobOutput(*job, rxpb::v1::STREAM_STDOUT, std::string("\0bin", 4));
+  rxpb::v1::ExecResult result;
+  result.set_exec_id(3);
+  result.set_exit_code(5);
+  result.set_stdout_bytes(8);
+  result.set_stderr_bytes(4);
+  observer->onJobFinished(*job, result);
+
+  ASSERT_EQ(host_.frames.size(), 4u);
+  ASSERT_TRUE(host_.frames[0].has_output());
+  EXPECT_EQ(host_.frames[0].output().exec_id(), 3u);
+  EXPECT_EQ(host_.frames[0].output().stream(), rxpb::v1::STREAM_STDOUT);
+  EXPECT_EQ(host_.frames[0].output().data(), "out\n");
+  ASSERT_TRUE(host_.frames[1].has_output());
+  EXPECT_EQ(host_.frames[1].output().stream(), rxpb::v1::STREAM_STDERR);
+  EXPECT_EQ(host_.frames[1].output().data(), "err\n");
+  ASSERT_TRUE(host_.frames[2].has_output());
+  EXPECT_EQ(host_.frames[2].output().data(), std::string("\0bin", 4));
+  ASSERT_TRUE(host_.frames[3].has_exec_result());
+  EXPECT_EQ(host_.frames[3].exec_result().exec_id(), 3u);
+  EXPECT_EQ(host_.frames[3].exec_result().exit_code(), 5);
+  EXPECT_EQ(host_.frames[3].exec_result().stdout_bytes(), 8u);
+  EXPECT_EQ(host_.frames[3].exec_result().stderr_bytes(), 4u);
+  EXPECT_EQ(session_->jobCount(), 0u);
+  EXPECT_FALSE(host_.closed);
+}
+
+TEST_F(SessionTest, ShellModeRunsBinShDashC) {
+  Frame exec = execFrame(1, {"echo a | wc -c"});
+  exec.mutable_exec_request()->set_shell(true);
+  ASSERT_NE(authenticateAndExec(exec), nullptr);
+  ASSERT_EQ(launcher_.specs.size(), 1u);
+  EXPECT_EQ(launcher_.specs[0].argv, (std::vector<std::string>{"/bin/sh", "-c", "echo a | wc -c"}));
+}
+
+TEST_F(SessionTest, ShellModeWithTwoWordsIsRefused) {
+  Frame exec = execFrame(1, {"echo", "a"});
+  exec.mutable_exec_request()->set_shell(true);
+  authenticateAndExec(exec);
+  EXPECT_TRUE(launcher_.specs.empty());
+  ASSERT_EQ(host_.frames.size(), 3u);
+  ASSERT_TRUE(host_.frames[2].has_exec_result());
+  EXPECT_EQ(host_.frames[2].exec_result().start_failed().reason(), StartFailed::REFUSED);
+}
+
+TEST_F(SessionTest, EmptyArgvIsRefused) {
+  authenticateAndExec(execFrame(1, {}));
+  EXPECT_TRUE(launcher_.specs.empty());
+  ASSERT_EQ(host_.frames.size(), 3u);
+  EXPECT_EQ(host_.frames[2].exec_result().start_failed().reason(), StartFailed::REFUSED);
+  EXPECT_FALSE(host_.closed);
+}
+
+TEST_F(SessionTest, EnvironmentIsAllowListedAndBaseComesFromTheConfig) {
+  Frame exec = execFrame(1, {"env"});
+  auto add = [&](const char* name, const char* value) {
+    auto* e = exec.mutable_exec_request()->add_env();
+    e->set_name(name);
+    e->set_value(value);
+  };
+  add("LD_PRELOAD", "/tmp/evil.so");
+  add("LANG", "fr_FR.UTF-8");
+  add("LC_ALL", "C");
+  add("PATH", "/tmp/evil");
+  add("HOME", "/root");
+  add("USER", "root");
+  ASSERT_NE(authenticateAndExec(exec), nullptr);
+  ASSERT_EQ(launcher_.specs.size(), 1u);
+  const auto& env = launcher_.specs[0].env;
+  EXPECT_FALSE(hasEnvName(env, "LD_PRELOAD"));
+  EXPECT_TRUE(contains(env, "LANG=fr_FR.UTF-8"));
+  EXPECT_TRUE(contains(env, "LC_ALL=C"));
+  EXPECT_TRUE(contains(env, "PATH=/usr/local/bin:/usr/bin:/bin"));
+  EXPECT_TRUE(contains(env, "HOME=/tmp"));
+  EXPECT_TRUE(contains(env, "USER=tester"));
+  EXPECT_TRUE(contains(env, "LOGNAME=tester"));
+  EXPECT_TRUE(contains(env, "SHELL=/bin/sh"));
+  EXPECT_EQ(
+      std::count_if(env.begin(), env.end(), [](const std::string& e) { return e.rfind("PATH=", 0) == 0; }),
+      1);
+}
+
+TEST_F(SessionTest, InvalidEnvironmentNameIsRefused) {
+  Frame exec = execFrame(1, {"env"});
+  auto* e = exec.mutable_exec_request()->add_env();
+  e->set_name("BAD=NAME");
+  e->set_value("x");
+  authenticateAndExec(exec);
+  EXPECT_TRUE(launcher_.specs.empty());
+  ASSERT_EQ(host_.frames.size(), 3u);
+  EXPECT_EQ(host_.frames[2].exec_result().start_failed().reason(), StartFailed::REFUSED);
+}
+
+TEST_F(SessionTest, EmptyCwdMeansTheHomeDirectory) {
+  ASSERT_NE(authenticateAndExec(execFrame(1, {"pwd"}, "")), nullptr);
+  EXPECT_EQ(launcher_.specs[0].cwd, "/tmp");
+}
+
+TEST_F(SessionTest, NonexistentCwdIsBadCwdWithoutALaunch) {
+  authenticateAndExec(execFrame(4, {"pwd"}, "/nonexistent/rexec-unit-test"));
+  EXPECT_TRUE(launcher_.specs.empty());
+  ASSERT_EQ(host_.frames.size(), 3u);
+  ASSERT_TRUE(host_.frames[2].has_exec_result());
+  const auto& r = host_.frames[2].exec_result();
+  EXPECT_EQ(r.exec_id(), 4u);
+  ASSERT_TRUE(r.has_start_failed());
+  EXPECT_EQ(r.start_failed().reason(), StartFailed::BAD_CWD);
+  EXPECT_FALSE(host_.closed);
+  EXPECT_EQ(session_->jobCount(), 0u);
+}
+
+TEST_F(SessionTest, CwdThatIsAFileIsBadCwd) {
+  authenticateAndExec(execFrame(1, {"pwd"}, "/bin/sh"));
+  EXPECT_TRUE(launcher_.specs.empty());
+  ASSERT_EQ(host_.frames.size(), 3u);
+  EXPECT_EQ(host_.frames[2].exec_result().start_failed().reason(), StartFailed::BAD_CWD);
+}
+
+TEST_F(SessionTest, LauncherFailureBecomesStartFailed) {
+  launcher_.fail = std::make_unique<StartError>(StartError{StartFailed::NOT_FOUND, "nosuch: not found"});
+  authenticateAndExec(execFrame(2, {"nosuch"}));
+  ASSERT_EQ(launcher_.specs.size(), 1u);
+  ASSERT_EQ(host_.frames.size(), 3u);
+  const auto& r = host_.frames[2].exec_result();
+  EXPECT_EQ(r.exec_id(), 2u);
+  EXPECT_EQ(r.start_failed().reason(), StartFailed::NOT_FOUND);
+  EXPECT_EQ(r.start_failed().message(), "nosuch: not found");
+  EXPECT_EQ(session_->jobCount(), 0u);
+}
+
+TEST_F(SessionTest, DuplicateExecIdIsAProtocolErrorThatKillsTheJobs) {
+  FakeJob* job = authenticateAndExec(execFrame(1, {"sleep", "100"}));
+  ASSERT_NE(job, nullptr);
+  session_->onBytes(encodeFrame(execFrame(1, {"id"})));
+  EXPECT_EQ(launcher_.specs.size(), 1u);
+  EXPECT_TRUE(host_.frames.back().has_error());
+  EXPECT_TRUE(host_.closed);
+  EXPECT_TRUE(job->detached);
+  EXPECT_EQ(job->terminated, 1);
+}
+
+TEST_F(SessionTest, ExecIdZeroIsAProtocolError) {
+  authenticateAndExec(execFrame(0, {"id"}));
+  EXPECT_TRUE(launcher_.specs.empty());
+  EXPECT_TRUE(host_.frames.back().has_error());
+  EXPECT_TRUE(host_.closed);
+}
+
+TEST_F(SessionTest, SignalFrameReachesTheJobsProcessGroup) {
+  FakeJob* job = authenticateAndExec(execFrame(1, {"sleep", "100"}));
+  ASSERT_NE(job, nullptr);
+  Frame sig;
+  sig.mutable_signal()->set_exec_id(1);
+  sig.mutable_signal()->set_name("INT");
+  session_->onBytes(encodeFrame(sig));
+  EXPECT_EQ(job->signals, (std::vector<int>{SIGINT}));
+  EXPECT_FALSE(host_.closed);
+}
+
+TEST_F(SessionTest, SignalForAnUnknownExecIdIsIgnored) {
+  FakeJob* job = authenticateAndExec(execFrame(1, {"sleep", "100"}));
+  ASSERT_NE(job, nullptr);
+  Frame sig;
+  sig.mutable_signal()->set_exec_id(2);
+  sig.mutable_signal()->set_name("TERM");
+  session_->onBytes(encodeFrame(sig));
+  EXPECT_TRUE(job->signals.empty());
+  EXPECT_FALSE(host_.closed);
+}
+
+TEST_F(SessionTest, UnknownSignalNameIsAProtocolError) {
+  FakeJob* job = authenticateAndExec(execFrame(1, {"sleep", "100"}));
+  ASSERT_NE(job, nullptr);
+  Frame sig;
+  sig.mutable_signal()->set_exec_id(1);
+  sig.mutable_signal()->set_name("NOPE");
+  session_->onBytes(encodeFrame(sig));
+  EXPECT_TRUE(job->signals.empty());
+  EXPECT_TRUE(host_.frames.back().has_error());
+  EXPECT_TRUE(host_.closed);
+}
+
+TEST_F(SessionTest, StdinDataAndCloseReachTheJob) {
+  FakeJob* job = authenticateAndExec(execFrame(1, {"cat"}));
+  ASSERT_NE(job, nullptr);
+  Frame data;
+  data.mutable_stdin_data()->set_exec_id(1);
+  data.mutable_stdin_data()->set_data("abc");
+  Frame close;
+  close.mutable_stdin_close()->set_exec_id(1);
+  std::string chunk = encodeFrame(data);
+  data.mutable_stdin_data()->set_data("def");
+  appendFrame(chunk, data);
+  appendFrame(chunk, close);
+  session_->onBytes(chunk);
+  EXPECT_EQ(job->stdin_data, "abcdef");
+  EXPECT_TRUE(job->stdin_closed);
+}
+
+TEST_F(SessionTest, FullStdinQueueStopsReadingUntilDrained) {
+  FakeJob* job = authenticateAndExec(execFrame(1, {"cat"}));
+  ASSERT_NE(job, nullptr);
+  job->stdin_queued = config_.stdin_high_water;
+  Frame data;
+  data.mutable_stdin_data()->set_exec_id(1);
+  data.mutable_stdin_data()->set_data("x");
+  session_->onBytes(encodeFrame(data));
+  ASSERT_FALSE(host_.reading.empty());
+  EXPECT_FALSE(host_.reading.back());
+  job->stdin_queued = 0;
+  launcher_.observers[0]->onJobStdinDrained(*job);
+  EXPECT_TRUE(host_.reading.back());
+}
+
+TEST_F(SessionTest, FullWriteQueuePausesOutputUntilDrained) {
+  FakeJob* job = authenticateAndExec(execFrame(1, {"yes"}));
+  ASSERT_NE(job, nullptr);
+  host_.queued = config_.write_high_water + 1;
+  launcher_.observers[0]->onJobOutput(*job, rxpb::v1::STREAM_STDOUT, "y\n");
+  EXPECT_TRUE(job->paused);
+  host_.queued = 0;
+  session_->onWriteQueueDrained();
+  EXPECT_FALSE(job->paused);
+}
+
+TEST_F(SessionTest, PeerClosedTerminatesAndDetachesRunningJobs) {
+  FakeJob* job = authenticateAndExec(execFrame(1, {"sleep", "100"}));
+  ASSERT_NE(job, nullptr);
+  session_->onBytes(encodeFrame(execFrame(2, {"sleep", "200"})));
+  ASSERT_EQ(launcher_.jobs.size(), 2u);
+  session_->onPeerClosed();
+  for (const auto& j : launcher_.jobs) {
+    EXPECT_TRUE(j->detached) << j->execId();
+    EXPECT_EQ(j->terminated, 1) << j->execId();
+  }
+  EXPECT_EQ(session_->jobCount(), 0u);
+}
+
+TEST_F(SessionTest, ShutdownTerminatesJobsThenClosesAfterTheirResults) {
+  FakeJob* job = authenticateAndExec(execFrame(1, {"sleep", "100"}));
+  ASSERT_NE(job, nullptr);
+  session_->shutdown();
+  EXPECT_EQ(job->terminated, 1);
+  EXPECT_FALSE(job->detached);
+  EXPECT_FALSE(host_.closed);
+
+  // A new command is refused while shutting down.
+  session_->onBytes(encodeFrame(execFrame(2, {"id"})));
+  EXPECT_EQ(launcher_.specs.size(), 1u);
+  ASSERT_TRUE(host_.frames.back().has_exec_result());
+  EXPECT_EQ(host_.frames.back().exec_result().start_failed().reason(), StartFailed::REFUSED);
+
+  rxpb::v1::ExecResult result;
+  result.set_exec_id(1);
+  result.mutable_signaled()->set_name("TERM");
+  launcher_.observers[0]->onJobFinished(*job, result);
+  EXPECT_TRUE(host_.closed);
+  ASSERT_TRUE(host_.frames.back().has_exec_result());
+  EXPECT_EQ(host_.frames.back().exec_result().signaled().name(), "TERM");
+}
+
+TEST_F(SessionTest, ShutdownBeforeAuthClosesAtOnce) {
+  session_->start();
+  session_->shutdown();
+  EXPECT_TRUE(host_.closed);
+}
+
+TEST_F(SessionTest, SecondAuthResponseIsAProtocolError) {
+  const std::string nonce = startAndGetNonce();
+  std::string chunk = encodeFrame(goodAuth(nonce));
+  appendFrame(chunk, goodAuth(nonce));
+  session_->onBytes(chunk);
+  ASSERT_EQ(host_.frames.size(), 3u);
+  EXPECT_TRUE(host_.frames[1].auth_result().ok());
+  EXPECT_TRUE(host_.frames[2].has_error());
+  EXPECT_TRUE(host_.closed);
+}
+
+TEST(EnvNameAccepted, ExactNamesAndPrefixPatterns) {
+  const std::vector<std::string> patterns{"LANG", "LC_*", "TZ"};
+  EXPECT_TRUE(envNameAccepted(patterns, "LANG"));
+  EXPECT_TRUE(envNameAccepted(patterns, "LC_ALL"));
+  EXPECT_TRUE(envNameAccepted(patterns, "LC_"));
+  EXPECT_TRUE(envNameAccepted(patterns, "TZ"));
+  EXPECT_FALSE(envNameAccepted(patterns, "LANGUAGE"));
+  EXPECT_FALSE(envNameAccepted(patterns, "LD_PRELOAD"));
+  EXPECT_FALSE(envNameAccepted(patterns, "LC"));
+  EXPECT_FALSE(envNameAccepted({}, "LANG"));
+}
+
+}  // namespace
+}  // namespace rx

@@ -28,9 +28,17 @@ std::string base64Encode(std::string_view bytes) {
 
 std::optional<std::string> base64Decode(std::string_view text) {
   if (text.empty() || text.size() % 4 != 0) return std::nullopt;
-  for (char c : text) {
-    const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
-                    c == '/' || c == '=';
+  // Padding: at most two '=', and only at the very end ("xx==" or "xxx=").
+  size_t pad = 0;
+  if (text.back() == '=') ++pad;
+  if (text[text.size() - 2] == '=') {
+    if (pad == 0) return std::nullopt;
+    ++pad;
+  }
+  for (size_t i = 0; i < text.size() - pad; ++i) {
+    const char c = text[i];
+    const bool ok =
+        (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '/';
     if (!ok) return std::nullopt;
   }
   std::string out(3 * text.size() / 4, '\0');
@@ -39,9 +47,6 @@ std::optional<std::string> base64Decode(std::string_view text) {
                       reinterpret_cast<const unsigned char*>(text.data()), static_cast<int>(text.size()));
   if (n < 0) return std::nullopt;
   // EVP_DecodeBlock keeps the bytes that padding stands for; drop them.
-  size_t pad = 0;
-  if (text.back() == '=') ++pad;
-  if (text.size() >= 2 && text[text.size() - 2] == '=') ++pad;
   out.resize(static_cast<size_t>(n) - pad);
   return out;
 }

@@ -1,0 +1,77 @@
+#pragma once
+// TLS 1.3 as a bytes-in/bytes-out layer (OpenSSL memory BIOs), between the socket and the frame
+// codec (STYLE.md 6). No sockets here: tests pump a client and a server engine into each other.
+//
+// Policy, for both ends: TLS 1.3 only; no session tickets, so no resumption and no 0-RTT; TLS
+// 1.3 has no renegotiation. The server presents its Ed25519 host key in a self-signed
+// certificate; the client does not use the PKI but pins the key (see peerKeyFingerprint()).
+#include <openssl/ssl.h>
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "common/status.h"
+
+namespace rx {
+
+struct SslCtxDeleter {
+  void operator()(SSL_CTX* ctx) const { SSL_CTX_free(ctx); }
+};
+using SslCtxPtr = std::unique_ptr<SSL_CTX, SslCtxDeleter>;
+struct PkeyDeleter {
+  void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
+};
+using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyDeleter>;
+
+// Start-up only. `host_key` is an Ed25519 private key.
+Status makeServerTlsContext(EVP_PKEY* host_key, SslCtxPtr& out);
+Status makeClientTlsContext(SslCtxPtr& out);
+
+// "SHA256:" + base64 (no padding) of SHA-256 over the DER SubjectPublicKeyInfo, like OpenSSH's.
+std::string keyFingerprint(EVP_PKEY* key);
+
+class TlsEngine {
+ public:
+  enum class Role { Client, Server };
+  TlsEngine(SSL_CTX* ctx, Role role);
+  ~TlsEngine();
+  TlsEngine(const TlsEngine&) = delete;
+  TlsEngine& operator=(const TlsEngine&) = delete;
+
+  // Bytes from the network. Decrypted application bytes are appended to `plain`. An error is
+  // fatal for the connection (bad record, failed handshake, MAC failure).
+  Status feed(std::string_view ciphertext, std::string& plain);
+  // Application bytes to encrypt; fails before the handshake completed.
+  Status write(std::string_view plain);
+  // Starts the handshake (client) or does nothing (server waits for the ClientHello).
+  Status start();
+  // Sends close_notify.
+  void shutdown();
+  // Everything to put on the wire now (handshake messages, records, alerts).
+  std::string takeOutput();
+  bool hasOutput() const;
+
+  bool handshakeDone() const { return handshake_done_; }
+  // The peer sent close_notify: a clean end of the stream, as opposed to a cut connection.
+  bool peerClosed() const { return peer_closed_; }
+  // RFC 9266 tls-exporter channel binding: 32 bytes, label "EXPORTER-Channel-Binding", no context.
+  std::string channelBinding() const;
+  // Fingerprint of the peer's certificate key (the client pins the server's host key).
+  std::string peerKeyFingerprint() const;
+  // Cipher suite and version, for logs.
+  std::string describe() const;
+
+ private:
+  Status lastError(int ret, const char* what);
+  Status driveHandshake();
+
+  SSL* ssl_;
+  BIO* in_;   // network -> OpenSSL
+  BIO* out_;  // OpenSSL -> network
+  bool handshake_done_ = false;
+  bool peer_closed_ = false;
+  bool failed_ = false;
+};
+
+}  // namespace rx

@@ -1,0 +1,140 @@
+// The TLS layer pumped in memory: no sockets, a client engine and a server engine feeding each
+// other's output.
+#include "common/tls_engine.h"
+
+#include <gtest/gtest.h>
+#include <openssl/evp.h>
+
+namespace rx {
+namespace {
+
+PkeyPtr newEd25519() { return PkeyPtr(EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519")); }
+
+struct Pair {
+  PkeyPtr host_key = newEd25519();
+  SslCtxPtr server_ctx, client_ctx;
+  std::unique_ptr<TlsEngine> client, server;
+  std::string client_plain, server_plain;
+
+  Pair() {
+    EXPECT_TRUE(makeServerTlsContext(host_key.get(), server_ctx));
+    EXPECT_TRUE(makeClientTlsContext(client_ctx));
+    client = std::make_unique<TlsEngine>(client_ctx.get(), TlsEngine::Role::Client);
+    server = std::make_unique<TlsEngine>(server_ctx.get(), TlsEngine::Role::Server);
+  }
+  // Moves bytes both ways until neither side has anything to say.
+  Status pump() {
+    for (int i = 0; i < 20; ++i) {
+      const std::string c2s = client->takeOutput();
+      const std::string s2c = server->takeOutput();
+      if (c2s.empty() && s2c.empty()) return Status::Ok();
+      if (Status s = server->feed(c2s, server_plain); !s) return s;
+      if (Status s = client->feed(s2c, client_plain); !s) return s;
+    }
+    return Status::Error("pump did not settle");
+  }
+  Status handshake() {
+    if (Status s = client->start(); !s) return s;
+    return pump();
+  }
+};
+
+TEST(TlsEngine, HandshakeIsTls13) {
+  Pair p;
+  ASSERT_TRUE(p.handshake());
+  EXPECT_TRUE(p.client->handshakeDone());
+  EXPECT_TRUE(p.server->handshakeDone());
+  EXPECT_EQ(p.client->describe().rfind("TLSv1.3 ", 0), 0u) << p.client->describe();
+}
+
+TEST(TlsEngine, ServerSendsNoSessionTicketsAfterTheHandshake) {
+  Pair p;
+  ASSERT_TRUE(p.handshake());
+  EXPECT_FALSE(p.server->hasOutput());
+  EXPECT_FALSE(p.client->hasOutput());
+}
+
+TEST(TlsEngine, ClientSeesThePinnableHostKey) {
+  Pair p;
+  ASSERT_TRUE(p.handshake());
+  EXPECT_EQ(p.client->peerKeyFingerprint(), keyFingerprint(p.host_key.get()));
+  EXPECT_EQ(p.client->peerKeyFingerprint().rfind("SHA256:", 0), 0u);
+  EXPECT_EQ(p.client->peerKeyFingerprint().size(), 7u + 43u);
+}
+
+TEST(TlsEngine, ChannelBindingMatchesOnBothEndsAndDiffersPerConnection) {
+  Pair a, b;
+  ASSERT_TRUE(a.handshake());
+  ASSERT_TRUE(b.handshake());
+  EXPECT_EQ(a.client->channelBinding().size(), 32u);
+  EXPECT_EQ(a.client->channelBinding(), a.server->channelBinding());
+  EXPECT_NE(a.client->channelBinding(), b.client->channelBinding());
+}
+
+TEST(TlsEngine, NoChannelBindingBeforeTheHandshake) {
+  Pair p;
+  EXPECT_EQ(p.client->channelBinding(), "");
+  EXPECT_FALSE(p.client->write("too early"));
+}
+
+TEST(TlsEngine, DataBothWaysByteExact) {
+  Pair p;
+  ASSERT_TRUE(p.handshake());
+  std::string big(1 << 20, '\0');
+  for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>(i * 7 + (i >> 9));
+  ASSERT_TRUE(p.client->write(big));
+  ASSERT_TRUE(p.server->write("pong"));
+  ASSERT_TRUE(p.pump());
+  EXPECT_EQ(p.server_plain, big);
+  EXPECT_EQ(p.client_plain, "pong");
+}
+
+TEST(TlsEngine, FlippedBitIsFatal) {
+  Pair p;
+  ASSERT_TRUE(p.handshake());
+  ASSERT_TRUE(p.client->write("run: true"));
+  std::string wire = p.client->takeOutput();
+  ASSERT_GT(wire.size(), 10u);
+  wire[wire.size() - 3] ^= 0x01;
+  EXPECT_FALSE(p.server->feed(wire, p.server_plain));
+  EXPECT_EQ(p.server_plain, "");
+  EXPECT_FALSE(p.server->feed("", p.server_plain)) << "stays failed";
+}
+
+TEST(TlsEngine, GarbageInsteadOfAClientHelloIsFatal) {
+  Pair p;
+  EXPECT_FALSE(p.server->feed("GET / HTTP/1.1\r\n\r\n", p.server_plain));
+}
+
+TEST(TlsEngine, Tls12ClientIsRefused) {
+  Pair p;
+  SslCtxPtr old(SSL_CTX_new(TLS_client_method()));
+  SSL_CTX_set_max_proto_version(old.get(), TLS1_2_VERSION);
+  p.client = std::make_unique<TlsEngine>(old.get(), TlsEngine::Role::Client);
+  EXPECT_FALSE(p.handshake());
+  EXPECT_FALSE(p.server->handshakeDone());
+}
+
+TEST(TlsEngine, CloseNotifyIsSeen) {
+  Pair p;
+  ASSERT_TRUE(p.handshake());
+  p.server->shutdown();
+  ASSERT_TRUE(p.pump());
+  EXPECT_TRUE(p.client->peerClosed());
+}
+
+TEST(TlsEngine, DataIsByteByByteSafe) {
+  Pair p;
+  ASSERT_TRUE(p.client->start());
+  // Deliver the server's handshake flight one byte at a time.
+  const std::string hello = p.client->takeOutput();
+  ASSERT_TRUE(p.server->feed(hello, p.server_plain));
+  const std::string flight = p.server->takeOutput();
+  for (char c : flight) ASSERT_TRUE(p.client->feed(std::string_view(&c, 1), p.client_plain));
+  EXPECT_TRUE(p.client->handshakeDone());
+  ASSERT_TRUE(p.pump());
+  EXPECT_TRUE(p.server->handshakeDone());
+}
+
+}  // namespace
+}  // namespace rx

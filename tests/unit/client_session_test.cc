@@ -75,7 +75,7 @@ Frame exitResult(int code, uint64_t out_bytes, uint64_t err_bytes) {
 
 class ClientSessionTest : public ::testing::Test {
  protected:
-  ClientSessionTest() : key_(generateHmacKey("client")) {
+  ClientSessionTest() : key_(generateKey(KeyType::HmacSha256, "client")) {
     params_.argv = {"ls", "-l"};
     params_.cwd = "/srv";
     params_.env = {{"LANG", "C"}};
@@ -83,9 +83,17 @@ class ClientSessionTest : public ::testing::Test {
     params_.timeout_ms = 900;
   }
 
+  // The session, told about the secure channel as the real client does once TLS is up.
   ClientSession& session() {
-    if (!session_) session_ = std::make_unique<ClientSession>(key_, params_, host_);
+    if (!session_) {
+      session_ = std::make_unique<ClientSession>(key_, params_, host_);
+      session_->onSecureChannel(binding_);
+    }
     return *session_;
+  }
+
+  ProofInput input(const rxpb::v1::AuthResponse& auth) const {
+    return ProofInput{server_nonce_, auth.client_nonce(), binding_, key_.key_id};
   }
 
   // Sends the challenge; returns the client's AuthResponse.
@@ -96,18 +104,24 @@ class ClientSessionTest : public ::testing::Test {
     return host_.frames[0].auth_response();
   }
 
-  Frame authOk(const rxpb::v1::AuthResponse& auth, ProofRole role = ProofRole::Server) {
+  Frame authResult(const std::string& server_proof) {
     Frame f;
     f.mutable_auth_result()->set_ok(true);
-    f.mutable_auth_result()->set_server_proof(
-        computeProof(role, key_.secret, ProofInput{server_nonce_, auth.client_nonce(), key_.key_id}));
+    f.mutable_auth_result()->set_server_proof(server_proof);
     return f;
+  }
+
+  // What a genuine server answers: an HMAC proof under `role` for HMAC keys, nothing for Ed25519.
+  Frame authOk(const rxpb::v1::AuthResponse& auth, ProofRole role = ProofRole::Server) {
+    if (key_.type == KeyType::Ed25519) return authResult("");
+    return authResult(computeProof(role, key_.secret, input(auth)));
   }
 
   void authenticate() { session().onBytes(encodeFrame(authOk(challengeClient()))); }
 
-  HmacKey key_;
+  ClientKey key_;
   ExecParams params_;
+  std::string binding_ = randomBytes(32);  // the TLS exporter of the connection
   std::string server_nonce_ = randomBytes(kNonceSize);
   FakeClientHost host_;
   std::unique_ptr<ClientSession> session_;
@@ -122,8 +136,7 @@ TEST_F(ClientSessionTest, AnswersTheChallengeWithProofAndRequestInOneWrite) {
   EXPECT_EQ(auth.key_id(), key_.key_id);
   EXPECT_EQ(auth.client_nonce().size(), kNonceSize);
   EXPECT_EQ(auth.features() & rxpb::v1::FEATURE_MULTI_EXEC, 0u);
-  EXPECT_TRUE(verifyProof(ProofRole::Client, key_.secret,
-                          ProofInput{server_nonce_, auth.client_nonce(), key_.key_id}, auth.proof()));
+  EXPECT_TRUE(verifyProof(ProofRole::Client, key_.secret, input(auth), auth.proof()));
 
   ASSERT_EQ(host_.frames.size(), 2u);
   ASSERT_TRUE(host_.frames[1].has_exec_request());
@@ -270,6 +283,111 @@ TEST_F(ClientSessionTest, NothingIsSentBeforeTheChallenge) {
   session().sendStdin("early");
   session().sendSignal("INT");
   EXPECT_EQ(host_.sends, 0);
+}
+
+// --- The secure channel, channel binding and Ed25519 keys ---
+
+TEST_F(ClientSessionTest, BytesBeforeTheSecureChannelAreAFailure) {
+  ClientSession raw(key_, params_, host_);
+  raw.onBytes(encodeFrame(challenge(server_nonce_)));
+  ASSERT_EQ(host_.failures.size(), 1u);
+  EXPECT_NE(host_.failures[0].find("data before the secure channel"), std::string::npos) << host_.failures[0];
+  EXPECT_EQ(host_.sends, 0);
+  EXPECT_FALSE(host_.request_sent);
+  EXPECT_TRUE(raw.done());
+  // Nothing more happens once failed, even after the channel comes up.
+  raw.onSecureChannel(binding_);
+  raw.onBytes(encodeFrame(challenge(server_nonce_)));
+  EXPECT_EQ(host_.failures.size(), 1u);
+  EXPECT_EQ(host_.sends, 0);
+}
+
+TEST_F(ClientSessionTest, ClientProofCoversTheChannelBinding) {
+  const rxpb::v1::AuthResponse auth = challengeClient();
+  AuthorizedKey server_key;
+  ASSERT_TRUE(parseAuthorizedLine(authorizedLine(key_), server_key));
+  EXPECT_TRUE(checkClientProof(server_key, input(auth), auth.proof()));
+  const std::string other_binding = randomBytes(32);
+  EXPECT_FALSE(checkClientProof(
+      server_key, ProofInput{server_nonce_, auth.client_nonce(), other_binding, key_.key_id}, auth.proof()));
+}
+
+TEST_F(ClientSessionTest, WrongHmacServerProofIsAFailure) {
+  challengeClient();
+  session().onBytes(encodeFrame(authResult(randomBytes(kProofSize))));
+  ASSERT_EQ(host_.failures.size(), 1u);
+  EXPECT_NE(host_.failures[0].find("prove"), std::string::npos) << host_.failures[0];
+  EXPECT_TRUE(session().done());
+  EXPECT_TRUE(host_.results.empty());
+}
+
+TEST_F(ClientSessionTest, HmacServerProofForAnotherChannelIsAFailure) {
+  const rxpb::v1::AuthResponse auth = challengeClient();
+  const std::string other_binding = randomBytes(32);
+  session().onBytes(encodeFrame(
+      authResult(computeProof(ProofRole::Server, key_.secret,
+                              ProofInput{server_nonce_, auth.client_nonce(), other_binding, key_.key_id}))));
+  ASSERT_EQ(host_.failures.size(), 1u);
+  EXPECT_NE(host_.failures[0].find("prove"), std::string::npos) << host_.failures[0];
+}
+
+TEST_F(ClientSessionTest, Ed25519KeyAnswersWithASignature) {
+  key_ = generateKey(KeyType::Ed25519, "ed client");
+  const rxpb::v1::AuthResponse auth = challengeClient();
+  EXPECT_TRUE(host_.request_sent);
+  EXPECT_EQ(auth.key_id(), key_.key_id);
+  EXPECT_EQ(auth.key_id().rfind("ed25519-", 0), 0u) << auth.key_id();
+  ASSERT_EQ(auth.proof().size(), 64u);
+  EXPECT_TRUE(ed25519Verify(key_.public_key, proofTranscript(ProofRole::Client, input(auth)), auth.proof()));
+  AuthorizedKey server_key;
+  ASSERT_TRUE(parseAuthorizedLine(authorizedLine(key_), server_key));
+  EXPECT_TRUE(checkClientProof(server_key, input(auth), auth.proof()));
+  EXPECT_FALSE(checkClientProof(server_key,
+                                ProofInput{server_nonce_, auth.client_nonce(), randomBytes(32), key_.key_id},
+                                auth.proof()));
+  ASSERT_EQ(host_.frames.size(), 2u);
+  EXPECT_TRUE(host_.frames[1].has_exec_request());
+}
+
+TEST_F(ClientSessionTest, Ed25519KeyRunsWithAnEmptyServerProof) {
+  key_ = generateKey(KeyType::Ed25519, "ed client");
+  authenticate();
+  EXPECT_TRUE(host_.failures.empty()) << host_.failures.front();
+  std::string chunk = encodeFrame(output(rxpb::v1::STREAM_STDOUT, "hi\n"));
+  appendFrame(chunk, exitResult(0, 3, 0));
+  session().onBytes(chunk);
+  EXPECT_TRUE(host_.failures.empty()) << host_.failures.front();
+  ASSERT_EQ(host_.output.size(), 1u);
+  EXPECT_EQ(host_.output[0], std::make_pair(rxpb::v1::STREAM_STDOUT, std::string("hi\n")));
+  ASSERT_EQ(host_.results.size(), 1u);
+  EXPECT_TRUE(session().done());
+}
+
+TEST_F(ClientSessionTest, Ed25519KeyRefusesAServerProof) {
+  // The server is proven by its pinned TLS host key and must send no proof of its own; one that
+  // does is not following the protocol.
+  key_ = generateKey(KeyType::Ed25519, "ed client");
+  const rxpb::v1::AuthResponse auth = challengeClient();
+  session().onBytes(encodeFrame(authResult(computeProof(ProofRole::Server, key_.secret, input(auth)))));
+  ASSERT_EQ(host_.failures.size(), 1u);
+  EXPECT_TRUE(session().done());
+  session().onBytes(encodeFrame(output(rxpb::v1::STREAM_STDOUT, "spoofed")));
+  EXPECT_TRUE(host_.output.empty());
+  EXPECT_TRUE(host_.results.empty());
+}
+
+TEST_F(ClientSessionTest, Ed25519KeyRefusesAnyNonEmptyServerProof) {
+  for (const std::string& proof : {std::string(1, '\0'), std::string(32, '\0'), randomBytes(64)}) {
+    FakeClientHost host;
+    key_ = generateKey(KeyType::Ed25519, "ed client");
+    ClientSession s(key_, params_, host);
+    s.onSecureChannel(binding_);
+    s.onBytes(encodeFrame(challenge(server_nonce_)));
+    ASSERT_EQ(host.frames.size(), 2u);
+    s.onBytes(encodeFrame(authResult(proof)));
+    EXPECT_EQ(host.failures.size(), 1u) << proof.size() << " bytes";
+    EXPECT_TRUE(s.done());
+  }
 }
 
 }  // namespace

@@ -108,6 +108,17 @@ bool hasEnvName(const std::vector<std::string>& env, const std::string& name) {
                      [&](const std::string& e) { return e.rfind(name + "=", 0) == 0; });
 }
 
+// What the daemon's authorized keys would hold for `key`.
+AuthorizedKey authorizedFor(const ClientKey& key, int line) {
+  AuthorizedKey ak;
+  ak.type = key.type;
+  ak.key_id = key.key_id;
+  ak.material = key.type == KeyType::Ed25519 ? key.public_key : key.secret;
+  ak.comment = key.comment;
+  ak.line = line;
+  return ak;
+}
+
 Frame execFrame(uint32_t exec_id, std::vector<std::string> argv, const std::string& cwd = "/tmp") {
   Frame f;
   auto* req = f.mutable_exec_request();
@@ -119,15 +130,18 @@ Frame execFrame(uint32_t exec_id, std::vector<std::string> argv, const std::stri
 
 class SessionTest : public ::testing::Test {
  protected:
-  SessionTest() : key_(generateHmacKey("unit test key")) {
+  SessionTest()
+      : key_(generateKey(KeyType::HmacSha256, "unit test key")),
+        ed_key_(generateKey(KeyType::Ed25519, "unit test ed25519 key")) {
     auto keys = std::make_shared<KeySet>();
-    keys->keys.push_back(AuthorizedKey{key_, 1});
+    keys->keys.push_back(authorizedFor(key_, 1));
+    keys->keys.push_back(authorizedFor(ed_key_, 2));
     config_.keys = keys;
     config_.user = "tester";
     config_.home = "/tmp";
     config_.shell = "/bin/sh";
     log::setMaxLevel(log::Level::Error);  // no audit lines in the test output
-    session_ = std::make_unique<Session>(config_, launcher_, host_, "test-peer");
+    session_ = std::make_unique<Session>(config_, launcher_, host_, "test-peer", binding_);
   }
 
   ~SessionTest() override {
@@ -143,21 +157,41 @@ class SessionTest : public ::testing::Test {
     return host_.frames[0].auth_challenge().server_nonce();
   }
 
-  // An AuthResponse for `server_nonce`, with a proof made from `secret` under `role`.
-  Frame authFrame(const std::string& server_nonce, const std::string& secret, const std::string& key_id,
-                  ProofRole role = ProofRole::Client) {
+  // The ProofInput this session's client would use.
+  ProofInput input(const std::string& server_nonce, const std::string& key_id) const {
+    return ProofInput{server_nonce, client_nonce_, binding_, key_id};
+  }
+
+  // An AuthResponse claiming `key_id` and carrying `proof`.
+  Frame authFrameWithProof(const std::string& key_id, const std::string& proof) {
     Frame f;
     auto* a = f.mutable_auth_response();
     a->set_protocol_version(kProtocolVersion);
-    a->set_features(rxpb::v1::FEATURE_SHELL | rxpb::v1::FEATURE_SIGNALS);
+    a->set_features(client_features_);
     a->set_key_id(key_id);
     a->set_client_nonce(client_nonce_);
-    a->set_proof(computeProof(role, secret, ProofInput{server_nonce, client_nonce_, key_id}));
+    a->set_proof(proof);
     return f;
+  }
+
+  // An AuthResponse for `server_nonce`, with an HMAC proof made from `secret` under `role`, over
+  // `binding` (this connection's by default).
+  Frame authFrame(const std::string& server_nonce, const std::string& secret, const std::string& key_id,
+                  ProofRole role = ProofRole::Client, const std::string* binding = nullptr) {
+    return authFrameWithProof(
+        key_id, computeProof(role, secret,
+                             ProofInput{server_nonce, client_nonce_, binding ? *binding : binding_, key_id}));
   }
 
   Frame goodAuth(const std::string& server_nonce) {
     return authFrame(server_nonce, key_.secret, key_.key_id);
+  }
+
+  // An AuthResponse signed with the Ed25519 key, over `binding` (this connection's by default).
+  Frame ed25519Auth(const std::string& server_nonce, const std::string* binding = nullptr) {
+    return authFrameWithProof(
+        ed_key_.key_id, clientProof(ed_key_, ProofInput{server_nonce, client_nonce_,
+                                                        binding ? *binding : binding_, ed_key_.key_id}));
   }
 
   // Authenticates, sends `exec` in the same chunk, and returns the job the launcher made.
@@ -171,8 +205,12 @@ class SessionTest : public ::testing::Test {
     return launcher_.jobs.back().get();
   }
 
-  HmacKey key_;
+  ClientKey key_;                          // HMAC
+  ClientKey ed_key_;                       // Ed25519
+  std::string binding_ = randomBytes(32);  // the TLS exporter of this connection
   std::string client_nonce_ = randomBytes(kNonceSize);
+  // What the client asks for in its AuthResponse; several commands at once need FEATURE_MULTI_EXEC.
+  uint64_t client_features_ = rxpb::v1::FEATURE_SHELL | rxpb::v1::FEATURE_SIGNALS;
   SessionConfig config_;
   FakeLauncher launcher_;
   FakeHost host_;
@@ -194,7 +232,7 @@ TEST_F(SessionTest, StartSendsAnAuthChallenge) {
 
 TEST_F(SessionTest, EachSessionGetsAFreshNonce) {
   FakeHost other_host;
-  Session other(config_, launcher_, other_host, "other-peer");
+  Session other(config_, launcher_, other_host, "other-peer", randomBytes(32));
   other.start();
   const std::string nonce = startAndGetNonce();
   ASSERT_EQ(other_host.frames.size(), 1u);
@@ -214,8 +252,8 @@ TEST_F(SessionTest, AuthAndExecInOneChunkRunsTheCommand) {
   ASSERT_TRUE(host_.frames[1].has_auth_result());
   const auto& result = host_.frames[1].auth_result();
   EXPECT_TRUE(result.ok()) << result.message();
-  EXPECT_TRUE(verifyProof(ProofRole::Server, key_.secret, ProofInput{nonce, client_nonce_, key_.key_id},
-                          result.server_proof()));
+  EXPECT_TRUE(verifyProof(ProofRole::Server, key_.secret, input(nonce, key_.key_id), result.server_proof()));
+  EXPECT_TRUE(checkServerProof(key_, input(nonce, key_.key_id), result.server_proof()));
   EXPECT_FALSE(host_.closed);
   EXPECT_TRUE(session_->authenticated());
   EXPECT_EQ(session_->keyId(), key_.key_id);
@@ -263,7 +301,7 @@ TEST_F(SessionTest, ExecBeforeAuthIsAProtocolError) {
 
 TEST_F(SessionTest, WrongKeyProofFailsAuthentication) {
   const std::string nonce = startAndGetNonce();
-  const HmacKey other = generateHmacKey("other");
+  const ClientKey other = generateKey(KeyType::HmacSha256, "other");
   // Claims our key id, but proves with another secret; an ExecRequest rides along.
   std::string chunk = encodeFrame(authFrame(nonce, other.secret, key_.key_id));
   appendFrame(chunk, execFrame(1, {"id"}));
@@ -296,7 +334,7 @@ TEST_F(SessionTest, ProofForAnotherNonceFailsAuthentication) {
 
 TEST_F(SessionTest, UnknownKeyIdFailsAuthentication) {
   const std::string nonce = startAndGetNonce();
-  const HmacKey stranger = generateHmacKey("stranger");
+  const ClientKey stranger = generateKey(KeyType::HmacSha256, "stranger");
   std::string chunk = encodeFrame(authFrame(nonce, stranger.secret, stranger.key_id));
   appendFrame(chunk, execFrame(1, {"id"}));
   session_->onBytes(chunk);
@@ -599,6 +637,7 @@ TEST_F(SessionTest, FullWriteQueuePausesOutputUntilDrained) {
 }
 
 TEST_F(SessionTest, PeerClosedTerminatesAndDetachesRunningJobs) {
+  client_features_ |= rxpb::v1::FEATURE_MULTI_EXEC;  // two commands at once
   FakeJob* job = authenticateAndExec(execFrame(1, {"sleep", "100"}));
   ASSERT_NE(job, nullptr);
   session_->onBytes(encodeFrame(execFrame(2, {"sleep", "200"})));
@@ -612,6 +651,7 @@ TEST_F(SessionTest, PeerClosedTerminatesAndDetachesRunningJobs) {
 }
 
 TEST_F(SessionTest, ShutdownTerminatesJobsThenClosesAfterTheirResults) {
+  client_features_ |= rxpb::v1::FEATURE_MULTI_EXEC;  // a second command may be asked for while one runs
   FakeJob* job = authenticateAndExec(execFrame(1, {"sleep", "100"}));
   ASSERT_NE(job, nullptr);
   session_->shutdown();
@@ -649,6 +689,170 @@ TEST_F(SessionTest, SecondAuthResponseIsAProtocolError) {
   EXPECT_TRUE(host_.frames[1].auth_result().ok());
   EXPECT_TRUE(host_.frames[2].has_error());
   EXPECT_TRUE(host_.closed);
+}
+
+// --- Channel binding and Ed25519 keys ---
+
+TEST_F(SessionTest, HmacProofForAnotherChannelBindingFailsAuthentication) {
+  // A proof made on another TLS connection (a relay) is worthless on this one.
+  const std::string nonce = startAndGetNonce();
+  const std::string other_binding = randomBytes(32);
+  std::string chunk =
+      encodeFrame(authFrame(nonce, key_.secret, key_.key_id, ProofRole::Client, &other_binding));
+  appendFrame(chunk, execFrame(1, {"id"}));
+  session_->onBytes(chunk);
+  ASSERT_EQ(host_.frames.size(), 2u);
+  ASSERT_TRUE(host_.frames[1].has_auth_result());
+  EXPECT_FALSE(host_.frames[1].auth_result().ok());
+  EXPECT_TRUE(host_.frames[1].auth_result().server_proof().empty());
+  EXPECT_TRUE(host_.closed);
+  EXPECT_TRUE(launcher_.specs.empty());
+  EXPECT_FALSE(session_->authenticated());
+}
+
+TEST_F(SessionTest, HmacProofWithoutTheChannelBindingFailsAuthentication) {
+  const std::string nonce = startAndGetNonce();
+  const std::string no_binding;
+  std::string chunk = encodeFrame(authFrame(nonce, key_.secret, key_.key_id, ProofRole::Client, &no_binding));
+  appendFrame(chunk, execFrame(1, {"id"}));
+  session_->onBytes(chunk);
+  ASSERT_EQ(host_.frames.size(), 2u);
+  EXPECT_FALSE(host_.frames[1].auth_result().ok());
+  EXPECT_TRUE(host_.closed);
+  EXPECT_TRUE(launcher_.specs.empty());
+}
+
+TEST_F(SessionTest, Ed25519AuthenticationStartsTheCommand) {
+  const std::string nonce = startAndGetNonce();
+  const Frame auth = ed25519Auth(nonce);
+  ASSERT_EQ(auth.auth_response().proof().size(), 64u);  // a signature, not an HMAC
+  std::string chunk = encodeFrame(auth);
+  appendFrame(chunk, execFrame(5, {"uname", "-a"}));
+  session_->onBytes(chunk);
+
+  ASSERT_EQ(host_.frames.size(), 2u);
+  ASSERT_TRUE(host_.frames[1].has_auth_result());
+  const auto& result = host_.frames[1].auth_result();
+  EXPECT_TRUE(result.ok()) << result.message();
+  EXPECT_TRUE(result.server_proof().empty());  // the pinned TLS host key proves the server
+  EXPECT_TRUE(checkServerProof(ed_key_, input(nonce, ed_key_.key_id), result.server_proof()));
+  EXPECT_FALSE(host_.closed);
+  EXPECT_TRUE(session_->authenticated());
+  EXPECT_EQ(session_->keyId(), ed_key_.key_id);
+  ASSERT_EQ(launcher_.specs.size(), 1u);
+  EXPECT_EQ(launcher_.specs[0].exec_id, 5u);
+  EXPECT_EQ(launcher_.specs[0].argv, (std::vector<std::string>{"uname", "-a"}));
+  EXPECT_EQ(session_->jobCount(), 1u);
+}
+
+TEST_F(SessionTest, Ed25519AuthFedByteByByte) {
+  const std::string nonce = startAndGetNonce();
+  std::string chunk = encodeFrame(ed25519Auth(nonce));
+  appendFrame(chunk, execFrame(1, {"true"}));
+  for (char c : chunk) session_->onBytes(std::string_view(&c, 1));
+  ASSERT_EQ(host_.frames.size(), 2u);
+  EXPECT_TRUE(host_.frames[1].auth_result().ok());
+  EXPECT_EQ(launcher_.specs.size(), 1u);
+}
+
+TEST_F(SessionTest, Ed25519SignatureForAnotherChannelBindingFailsAuthentication) {
+  const std::string nonce = startAndGetNonce();
+  const std::string other_binding = randomBytes(32);
+  std::string chunk = encodeFrame(ed25519Auth(nonce, &other_binding));
+  appendFrame(chunk, execFrame(1, {"id"}));
+  session_->onBytes(chunk);
+  ASSERT_EQ(host_.frames.size(), 2u);
+  ASSERT_TRUE(host_.frames[1].has_auth_result());
+  EXPECT_FALSE(host_.frames[1].auth_result().ok());
+  EXPECT_TRUE(host_.closed);
+  EXPECT_TRUE(launcher_.specs.empty());
+  EXPECT_FALSE(session_->authenticated());
+}
+
+TEST_F(SessionTest, Ed25519SignatureByAnotherKeyFailsAuthentication) {
+  const std::string nonce = startAndGetNonce();
+  const ClientKey other = generateKey(KeyType::Ed25519, "other");
+  // Claims our Ed25519 key id, but signs with another key.
+  std::string chunk = encodeFrame(authFrameWithProof(
+      ed_key_.key_id,
+      ed25519Sign(other.secret, proofTranscript(ProofRole::Client, input(nonce, ed_key_.key_id)))));
+  appendFrame(chunk, execFrame(1, {"id"}));
+  session_->onBytes(chunk);
+  ASSERT_EQ(host_.frames.size(), 2u);
+  EXPECT_FALSE(host_.frames[1].auth_result().ok());
+  EXPECT_TRUE(host_.closed);
+  EXPECT_TRUE(launcher_.specs.empty());
+}
+
+TEST_F(SessionTest, Ed25519SignatureWithABitFlippedFailsAuthentication) {
+  const std::string nonce = startAndGetNonce();
+  Frame auth = ed25519Auth(nonce);
+  std::string proof = auth.auth_response().proof();
+  proof[10] = static_cast<char>(proof[10] ^ 0x04);
+  auth.mutable_auth_response()->set_proof(proof);
+  session_->onBytes(encodeFrame(auth));
+  ASSERT_EQ(host_.frames.size(), 2u);
+  EXPECT_FALSE(host_.frames[1].auth_result().ok());
+  EXPECT_TRUE(host_.closed);
+  EXPECT_TRUE(launcher_.specs.empty());
+}
+
+TEST_F(SessionTest, HmacShapedProofForAnEd25519KeyFailsAuthentication) {
+  // The public key is public: an HMAC keyed with it proves nothing.
+  const std::string nonce = startAndGetNonce();
+  session_->onBytes(encodeFrame(authFrame(nonce, ed_key_.public_key, ed_key_.key_id)));
+  ASSERT_EQ(host_.frames.size(), 2u);
+  EXPECT_FALSE(host_.frames[1].auth_result().ok());
+  EXPECT_TRUE(host_.closed);
+  EXPECT_TRUE(launcher_.specs.empty());
+}
+
+TEST_F(SessionTest, Ed25519SignatureUnderTheServerLabelFailsAuthentication) {
+  const std::string nonce = startAndGetNonce();
+  session_->onBytes(encodeFrame(authFrameWithProof(
+      ed_key_.key_id,
+      ed25519Sign(ed_key_.secret, proofTranscript(ProofRole::Server, input(nonce, ed_key_.key_id))))));
+  ASSERT_EQ(host_.frames.size(), 2u);
+  EXPECT_FALSE(host_.frames[1].auth_result().ok());
+  EXPECT_TRUE(host_.closed);
+  EXPECT_TRUE(launcher_.specs.empty());
+}
+
+TEST_F(SessionTest, Ed25519SessionProofFromAnotherSessionIsRefused) {
+  // Same key, same nonces, but a different connection: the signature does not carry over.
+  const std::string nonce = startAndGetNonce();
+  FakeHost other_host;
+  FakeLauncher other_launcher;
+  Session other(config_, other_launcher, other_host, "other-peer", randomBytes(32));
+  other.start();
+  ASSERT_EQ(other_host.frames.size(), 1u);
+  // Answer the other session's challenge with its own nonces, but signed over our connection's binding.
+  const std::string other_nonce = other_host.frames[0].auth_challenge().server_nonce();
+  other.onBytes(encodeFrame(ed25519Auth(other_nonce)));
+  ASSERT_EQ(other_host.frames.size(), 2u);
+  EXPECT_FALSE(other_host.frames[1].auth_result().ok());
+  EXPECT_TRUE(other_host.closed);
+  EXPECT_TRUE(other_launcher.specs.empty());
+  // On our own connection the same signature works.
+  session_->onBytes(encodeFrame(ed25519Auth(nonce)));
+  ASSERT_EQ(host_.frames.size(), 2u);
+  EXPECT_TRUE(host_.frames[1].auth_result().ok());
+}
+
+TEST(KeySet, FindComparesTheKeyId) {
+  KeySet set;
+  const ClientKey a = generateKey(KeyType::Ed25519, "a");
+  const ClientKey b = generateKey(KeyType::HmacSha256, "b");
+  set.keys.push_back(authorizedFor(a, 1));
+  set.keys.push_back(authorizedFor(b, 2));
+  ASSERT_NE(set.find(a.key_id), nullptr);
+  EXPECT_EQ(set.find(a.key_id)->line, 1);
+  EXPECT_EQ(set.find(a.key_id)->type, KeyType::Ed25519);
+  ASSERT_NE(set.find(b.key_id), nullptr);
+  EXPECT_EQ(set.find(b.key_id)->line, 2);
+  EXPECT_EQ(set.find("ed25519-000000000000000000000000"), nullptr);
+  EXPECT_EQ(set.find(""), nullptr);
+  EXPECT_EQ(set.find(a.key_id.substr(0, a.key_id.size() - 1)), nullptr);
 }
 
 TEST(EnvNameAccepted, ExactNamesAndPrefixPatterns) {

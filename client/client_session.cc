@@ -14,11 +14,19 @@ namespace {
 constexpr uint64_t kClientFeatures = rxpb::v1::FEATURE_SHELL | rxpb::v1::FEATURE_SIGNALS;
 }
 
-ClientSession::ClientSession(HmacKey key, ExecParams params, ClientSessionHost& host)
+ClientSession::ClientSession(ClientKey key, ExecParams params, ClientSessionHost& host)
     : key_(std::move(key)), params_(std::move(params)), host_(host), decoder_(kMaxFramePostAuth) {}
+
+void ClientSession::onSecureChannel(std::string channel_binding) {
+  channel_binding_ = std::move(channel_binding);
+}
 
 void ClientSession::onBytes(std::string_view bytes) {
   if (state_ == State::Done) return;
+  if (channel_binding_.empty()) {
+    fail("protocol error: data before the secure channel was set up");
+    return;
+  }
   decoder_.feed(bytes);
   Frame frame;
   while (state_ != State::Done) {
@@ -69,7 +77,7 @@ void ClientSession::dispatch(const Frame& frame) {
       }
       server_nonce_ = c.server_nonce();
       client_nonce_ = randomBytes(kNonceSize);
-      const ProofInput in{server_nonce_, client_nonce_, key_.key_id};
+      const ProofInput in{server_nonce_, client_nonce_, channel_binding_, key_.key_id};
       std::string out;
       Frame auth;
       auto* a = auth.mutable_auth_response();
@@ -77,7 +85,7 @@ void ClientSession::dispatch(const Frame& frame) {
       a->set_features(kClientFeatures & c.features());
       a->set_key_id(key_.key_id);
       a->set_client_nonce(client_nonce_);
-      a->set_proof(computeProof(ProofRole::Client, key_.secret, in));
+      a->set_proof(clientProof(key_, in));
       appendFrame(out, auth);
       // Pipelined behind the proof: the server acts on it only once the proof checked out, and
       // the command starts one round trip sooner.
@@ -110,8 +118,8 @@ void ClientSession::dispatch(const Frame& frame) {
         fail("authentication refused by the server: " + r.message().substr(0, 200));
         return;
       }
-      const ProofInput in{server_nonce_, client_nonce_, key_.key_id};
-      if (!verifyProof(ProofRole::Server, key_.secret, in, r.server_proof())) {
+      const ProofInput in{server_nonce_, client_nonce_, channel_binding_, key_.key_id};
+      if (!checkServerProof(key_, in, r.server_proof())) {
         fail("the server failed to prove it holds the key: not the expected server");
         return;
       }

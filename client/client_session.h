@@ -38,7 +38,11 @@ class ClientSession {
  public:
   static constexpr uint32_t kExecId = 1;
 
-  ClientSession(HmacKey key, ExecParams params, ClientSessionHost& host);
+  ClientSession(ClientKey key, ExecParams params, ClientSessionHost& host);
+
+  // The TLS handshake finished and the server's key was accepted: `channel_binding` is the
+  // connection's exporter, which the proofs cover. Bytes are accepted only after this.
+  void onSecureChannel(std::string channel_binding);
 
   void onBytes(std::string_view bytes);
   // The connection ended; a failure unless the result already arrived.
@@ -56,7 +60,8 @@ class ClientSession {
   void dispatch(const rxpb::v1::Frame& frame);
   void fail(const std::string& message);
 
-  HmacKey key_;
+  ClientKey key_;
+  std::string channel_binding_;
   ExecParams params_;
   ClientSessionHost& host_;
   State state_ = State::AwaitChallenge;

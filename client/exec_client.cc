@@ -27,14 +27,16 @@ struct ExecClient::WriteReq {
   ExecClient* client;
 };
 
-ExecClient::ExecClient(uv_loop_t* loop, HostPort target, HmacKey key, ExecParams params,
-                       ClientTimeouts timeouts)
+ExecClient::ExecClient(uv_loop_t* loop, HostPort target, ClientKey key, ExecParams params,
+                       ClientTimeouts timeouts, SSL_CTX* tls, HostKeyPolicy host_keys)
     : loop_(loop),
       target_(std::move(target)),
       session_(std::move(key), params, *this),
       timeouts_(timeouts),
       remote_timeout_ms_(params.timeout_ms),
       stdin_open_(params.stdin_open),
+      tls_ctx_(tls),
+      host_keys_(std::move(host_keys)),
       read_buffer_(new char[kReadBufferSize]),
       stdout_(loop, STDOUT_FILENO),
       stderr_(loop, STDERR_FILENO) {
@@ -143,6 +145,12 @@ void ExecClient::onConnected(int status) {
   }
   connected_ = true;
   configureTcp(&tcp_);
+  tls_ = std::make_unique<TlsEngine>(tls_ctx_, TlsEngine::Role::Client);
+  if (Status s = tls_->start(); !s) {
+    fail(s.message());
+    return;
+  }
+  flushTls();
   updateSocketReading();
 }
 
@@ -167,15 +175,56 @@ void ExecClient::updateSocketReading() {
 }
 
 void ExecClient::onSocketRead(ssize_t nread, const uv_buf_t* buf) {
-  if (nread > 0) {
-    session_.onBytes(std::string_view(buf->base, static_cast<size_t>(nread)));
+  if (nread == 0) return;
+  if (nread < 0) {
+    session_.onClosed(nread != UV_EOF      ? uv_strerror(static_cast<int>(nread))
+                      : tls_->peerClosed() ? "closed by the server"
+                                           : "cut without a TLS close_notify");
     return;
   }
-  if (nread == 0) return;
-  session_.onClosed(nread == UV_EOF ? "closed by the server" : uv_strerror(static_cast<int>(nread)));
+  std::string plain;
+  const Status s = tls_->feed(std::string_view(buf->base, static_cast<size_t>(nread)), plain);
+  flushTls();
+  if (!s) {
+    fail(s.message());
+    return;
+  }
+  if (!secure_ && tls_->handshakeDone()) {
+    // Pin check before a single byte of ours goes out: a wrong server learns nothing.
+    uv_timer_stop(&connect_timer_);  // a question on the terminal may take a while
+    const std::string label = knownHostLabel(target_.host, target_.port);
+    if (Status v = verifyHostKey(host_keys_, label, tls_->peerKeyFingerprint()); !v) {
+      fail(v.message());
+      return;
+    }
+    secure_ = true;
+    // The rest of the connect bound covers authentication; it restarts after any question.
+    uv_timer_start(
+        &connect_timer_,
+        [](uv_timer_t* t) {
+          auto* c = static_cast<ExecClient*>(t->data);
+          c->fail(fmt::format("connection timed out after {:g} s", c->timeouts_.connect_ms / 1000.0));
+        },
+        timeouts_.connect_ms, 0);
+    session_.onSecureChannel(tls_->channelBinding());
+  }
+  if (!plain.empty()) session_.onBytes(plain);
+}
+
+void ExecClient::flushTls() {
+  if (tls_ && tls_->hasOutput()) writeRaw(tls_->takeOutput());
 }
 
 void ExecClient::send(std::string bytes) {
+  if (finished_ || !secure_ || bytes.empty()) return;
+  if (Status s = tls_->write(bytes); !s) {
+    fail(s.message());
+    return;
+  }
+  flushTls();
+}
+
+void ExecClient::writeRaw(std::string bytes) {
   if (finished_ || !connected_ || bytes.empty()) return;
   auto* w = new WriteReq{{}, std::move(bytes), this};
   w->req.data = w;

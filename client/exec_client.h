@@ -8,9 +8,11 @@
 #include <vector>
 
 #include "client/client_session.h"
+#include "client/known_hosts.h"
 #include "client/local_input.h"
 #include "client/local_output.h"
 #include "common/net_address.h"
+#include "common/tls_engine.h"
 
 namespace rx {
 
@@ -23,7 +25,8 @@ struct ClientTimeouts {
 
 class ExecClient final : public ClientSessionHost {
  public:
-  ExecClient(uv_loop_t* loop, HostPort target, HmacKey key, ExecParams params, ClientTimeouts timeouts);
+  ExecClient(uv_loop_t* loop, HostPort target, ClientKey key, ExecParams params, ClientTimeouts timeouts,
+             SSL_CTX* tls, HostKeyPolicy host_keys);
   ~ExecClient() override;
   ExecClient(const ExecClient&) = delete;
   ExecClient& operator=(const ExecClient&) = delete;
@@ -44,6 +47,8 @@ class ExecClient final : public ClientSessionHost {
   void connectNext();
   void onConnected(int status);
   void onSocketRead(ssize_t nread, const uv_buf_t* buf);
+  void flushTls();
+  void writeRaw(std::string bytes);
   void onSignal(int signum);
   void fail(const std::string& message);
   void finish(int status);
@@ -57,6 +62,10 @@ class ExecClient final : public ClientSessionHost {
   ClientTimeouts timeouts_;
   uint32_t remote_timeout_ms_;
   bool stdin_open_;
+  SSL_CTX* tls_ctx_;
+  HostKeyPolicy host_keys_;
+  std::unique_ptr<TlsEngine> tls_;
+  bool secure_ = false;  // handshake done and the host key accepted
 
   std::vector<sockaddr_storage> addresses_;
   size_t next_address_ = 0;

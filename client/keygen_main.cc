@@ -15,6 +15,11 @@ int main(int argc, char** argv) {
   CLI::App app{"rexec-keygen: make a new rexec key", "rexec-keygen"};
   std::string file = rx::defaultIdentityPath();
   std::string comment;
+  std::string type = "ed25519";
+  app.add_option("-t,--type", type,
+                 "ed25519 (the server stores only the public key) or hmac-sha256 (a shared secret)")
+      ->check(CLI::IsMember({"ed25519", "hmac-sha256"}))
+      ->capture_default_str();
   app.add_option("-f,--file", file, "where to write the key (must not exist)")->capture_default_str();
   app.add_option("-C,--comment", comment, "a comment stored with the key (e.g. user@host)");
   try {
@@ -43,7 +48,8 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
-  const rx::HmacKey key = rx::generateHmacKey(comment);
+  const rx::ClientKey key =
+      rx::generateKey(type == "ed25519" ? rx::KeyType::Ed25519 : rx::KeyType::HmacSha256, comment);
   if (auto s = rx::writeKeyFile(file, key); !s) {
     std::fprintf(stderr, "rexec-keygen: %s\n", s.message().c_str());
     return 1;
@@ -51,6 +57,6 @@ int main(int argc, char** argv) {
   std::fprintf(stderr,
                "rexec-keygen: wrote %s (key id %s); append this line to the daemon's authorized keys:\n",
                file.c_str(), key.key_id.c_str());
-  std::printf("%s\n", rx::formatKeyLine(key).c_str());
+  std::printf("%s\n", rx::authorizedLine(key).c_str());
   return 0;
 }

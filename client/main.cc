@@ -19,7 +19,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "rexec: %s\n", s.message().c_str());
     return rx::kExitFailure;
   }
-  rx::HmacKey key;
+  rx::ClientKey key;
   if (auto s = rx::loadKeyFile(opts.identity, key); !s) {
     std::fprintf(stderr, "rexec: %s\n", s.message().c_str());
     return rx::kExitFailure;
@@ -27,11 +27,19 @@ int main(int argc, char** argv) {
   // A closed socket must be an error return, not a silent death.
   signal(SIGPIPE, SIG_IGN);
 
+  rx::SslCtxPtr tls;
+  if (auto s = rx::makeClientTlsContext(tls); !s) {
+    std::fprintf(stderr, "rexec: %s\n", s.message().c_str());
+    return rx::kExitFailure;
+  }
+  rx::HostKeyPolicy host_keys{opts.known_hosts, opts.accept_new, rx::terminalAsker()};
+
   rx::ClientTimeouts timeouts;
   timeouts.connect_ms = static_cast<uint64_t>(opts.connect_timeout_s * 1000.0);
   int status = rx::kExitFailure;
   {
-    rx::ExecClient client(uv_default_loop(), target, std::move(key), std::move(opts.params), timeouts);
+    rx::ExecClient client(uv_default_loop(), target, std::move(key), std::move(opts.params), timeouts,
+                          tls.get(), std::move(host_keys));
     status = client.run();
   }
   uv_loop_close(uv_default_loop());

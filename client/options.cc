@@ -7,6 +7,7 @@
 #include <cstdlib>
 
 #include "client/exit_status.h"
+#include "client/known_hosts.h"
 
 namespace rx {
 
@@ -29,6 +30,11 @@ ParseOutcome parseClientOptions(int argc, const char* const* argv, ClientOptions
   bool no_stdin = false;
   opts.identity = defaultIdentityPath();
   app.add_option("-i,--identity", opts.identity, "key file")->capture_default_str();
+  opts.known_hosts = defaultKnownHostsPath();
+  app.add_option("--known-hosts", opts.known_hosts, "pinned server keys")->capture_default_str();
+  app.add_flag("--accept-new", opts.accept_new,
+               "trust and record a host key seen for the first time without asking (a changed key is "
+               "still refused)");
   app.add_flag("-n,--no-stdin", no_stdin, "do not forward stdin; the command reads /dev/null");
   app.add_flag("--sh", opts.params.shell, "run the words as one /bin/sh -c command line");
   app.add_option("--timeout", opts.timeout_s, "kill the command's process group after SECONDS")
@@ -36,7 +42,8 @@ ParseOutcome parseClientOptions(int argc, const char* const* argv, ClientOptions
   app.add_option("--connect-timeout", opts.connect_timeout_s, "give up connecting after SECONDS")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
-  app.add_option("--env", env, "NAME=VALUE for the command's environment (the server allow-lists names)");
+  app.add_option("--env", env, "NAME=VALUE for the command's environment (the server allow-lists names)")
+      ->allow_extra_args(false);  // one value per --env: never swallow the host that follows
   app.add_option("--cwd", opts.params.cwd, "working directory on the host (default: home)");
   app.add_option("host", opts.target, "HOST[:PORT] (default port 5512)")->required();
   app.footer(

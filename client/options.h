@@ -11,6 +11,8 @@ namespace rx {
 struct ClientOptions {
   std::string target;    // HOST[:PORT]
   std::string identity;  // key file
+  std::string known_hosts;
+  bool accept_new = false;
   ExecParams params;
   double connect_timeout_s = 10;
   double timeout_s = 0;

@@ -1,11 +1,19 @@
 #pragma once
 // The one place that computes and checks authentication proofs (docs/PROTOCOL.md, "Proofs").
 //
-// proof = HMAC-SHA256(key, label || server_nonce || client_nonce || key_id)
-// where label is kClientLabel for the client's proof and kServerLabel for the server's, so a
-// proof can never be reflected back to its maker in the other role.
+// transcript = label || server_nonce (32) || client_nonce (32) || channel_binding (32) || key_id
+//   label: kClientLabel for the client's proof, kServerLabel for the server's, so a proof can
+//          never be reflected back to its maker in the other role;
+//   channel_binding: the TLS exporter of this very connection (RFC 9266), so a proof relayed
+//          onto another connection is worthless.
+// Ed25519 keys: the client signs the transcript (64-byte signature). The server is already
+// proven by its pinned TLS host key, and sends no proof of its own.
+// HMAC-SHA256 keys: the client's proof is HMAC(key, client transcript); the server proves it
+// holds the key too with HMAC(key, server transcript).
 #include <string>
 #include <string_view>
+
+#include "common/key_file.h"
 
 namespace rx {
 
@@ -15,21 +23,30 @@ inline constexpr std::string_view kClientLabel{"rexec v1 client proof\0", 22};
 inline constexpr std::string_view kServerLabel{"rexec v1 server proof\0", 22};
 
 struct ProofInput {
-  std::string_view server_nonce;  // 32 bytes
-  std::string_view client_nonce;  // 32 bytes
+  std::string_view server_nonce;     // 32 bytes
+  std::string_view client_nonce;     // 32 bytes
+  std::string_view channel_binding;  // 32 bytes
   std::string_view key_id;
 };
 
-// The exact bytes the MAC covers; exposed for tests and for the protocol document.
+// The exact bytes a proof covers; exposed for tests and the protocol document.
 std::string proofTranscript(ProofRole role, const ProofInput& in);
 
-std::string computeProof(ProofRole role, std::string_view key, const ProofInput& in);
+// The client's proof for its key, and the server's check of it (constant time for HMAC).
+std::string clientProof(const ClientKey& key, const ProofInput& in);
+bool checkClientProof(const AuthorizedKey& key, const ProofInput& in, std::string_view proof);
+// The server's proof (empty for Ed25519 keys), and the client's check of it.
+std::string serverProof(const AuthorizedKey& key, const ProofInput& in);
+bool checkServerProof(const ClientKey& key, const ProofInput& in, std::string_view proof);
 
-// Constant-time comparison (CRYPTO_memcmp) of `proof` with the expected one.
-bool verifyProof(ProofRole role, std::string_view key, const ProofInput& in, std::string_view proof);
-
+// Primitives.
+std::string computeProof(ProofRole role, std::string_view hmac_key, const ProofInput& in);
+bool verifyProof(ProofRole role, std::string_view hmac_key, const ProofInput& in, std::string_view proof);
 std::string hmacSha256(std::string_view key, std::string_view data);
 std::string sha256(std::string_view data);
+std::string ed25519PublicKey(std::string_view seed);
+std::string ed25519Sign(std::string_view seed, std::string_view message);
+bool ed25519Verify(std::string_view public_key, std::string_view message, std::string_view signature);
 
 // Bytes from the OpenSSL CSPRNG; aborts if it fails (there is no safe way on without it).
 std::string randomBytes(size_t n);

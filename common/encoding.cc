@@ -51,6 +51,17 @@ std::optional<std::string> base64Decode(std::string_view text) {
   return out;
 }
 
+std::string printableText(std::string_view s) {
+  std::string out;
+  for (unsigned char c : s) {
+    if (c >= 0x20 && c < 0x7f)
+      out.push_back(static_cast<char>(c));
+    else
+      out += fmt::format("\\x{:02x}", c);
+  }
+  return out;
+}
+
 std::string quoteForLog(std::string_view s) {
   std::string out = "\"";
   for (unsigned char c : s) {

@@ -1,12 +1,5 @@
 #include "common/key_file.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
-
 #include <fmt/format.h>
 
 #include "common/auth_proof.h"
@@ -19,6 +12,7 @@ namespace {
 
 constexpr size_t kMaxKeyFileSize = 64 * 1024;
 constexpr size_t kMaxAuthorizedKeysSize = 4 * 1024 * 1024;
+constexpr size_t kKeyBytes = 32;
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r')) s.remove_prefix(1);
@@ -33,6 +27,35 @@ std::string_view nextToken(std::string_view& s) {
   std::string_view tok = s.substr(0, end);
   s.remove_prefix(end);
   return tok;
+}
+
+// The options field ends at the first blank outside double quotes.
+std::string_view optionsToken(std::string_view& s) {
+  s = trim(s);
+  bool quoted = false;
+  size_t end = 0;
+  for (; end < s.size(); ++end) {
+    if (s[end] == '\\' && quoted && end + 1 < s.size()) {
+      ++end;
+    } else if (s[end] == '"') {
+      quoted = !quoted;
+    } else if (!quoted && (s[end] == ' ' || s[end] == '\t')) {
+      break;
+    }
+  }
+  std::string_view tok = s.substr(0, end);
+  s.remove_prefix(end);
+  return tok;
+}
+
+Status decodeKey(std::string_view b64, std::string& out) {
+  if (b64.empty()) return Status::Error("missing key after the key type");
+  auto bytes = base64Decode(b64);
+  if (!bytes) return Status::Error("the key is not valid base64");
+  if (bytes->size() != kKeyBytes)
+    return Status::Error(fmt::format("the key has {} bytes, expected {}", bytes->size(), kKeyBytes));
+  out = std::move(*bytes);
+  return Status::Ok();
 }
 
 template <typename F>
@@ -52,51 +75,98 @@ Status forEachLine(std::string_view text, F&& f) {
 
 }  // namespace
 
-std::string keyIdFor(std::string_view secret) {
+std::string keyIdFor(KeyType type, std::string_view public_material) {
   std::string input("rexec key id\0", 13);
-  input.append(secret);
-  return "hmac-" + toHex(sha256(input)).substr(0, 24);
+  input.append(public_material);
+  return (type == KeyType::Ed25519 ? "ed25519-" : "hmac-") + toHex(sha256(input)).substr(0, 24);
 }
 
-HmacKey generateHmacKey(std::string comment) {
-  HmacKey key;
-  key.secret = randomBytes(kHmacKeySize);
-  key.key_id = keyIdFor(key.secret);
+ClientKey generateKey(KeyType type, std::string comment) {
+  ClientKey key;
+  key.type = type;
+  key.secret = randomBytes(kKeyBytes);
+  if (type == KeyType::Ed25519) key.public_key = ed25519PublicKey(key.secret);
+  key.key_id = keyIdFor(type, type == KeyType::Ed25519 ? key.public_key : key.secret);
   key.comment = std::move(comment);
   return key;
 }
 
-std::string formatKeyLine(const HmacKey& key) {
-  std::string line = fmt::format("{} {}", kHmacKeyType, base64Encode(key.secret));
+std::string authorizedLine(const ClientKey& key) {
+  std::string line = key.type == KeyType::Ed25519
+                         ? fmt::format("{} {}", kEd25519Type, base64Encode(key.public_key))
+                         : fmt::format("{} {}", kHmacKeyType, base64Encode(key.secret));
   if (!key.comment.empty()) line += " " + key.comment;
   return line;
 }
 
-Status parseKeyLine(std::string_view line, HmacKey& key) {
+std::string privateLine(const ClientKey& key) {
+  std::string line = fmt::format("{} {}", key.type == KeyType::Ed25519 ? kEd25519PrivateType : kHmacKeyType,
+                                 base64Encode(key.secret));
+  if (!key.comment.empty()) line += " " + key.comment;
+  return line;
+}
+
+Status parsePrivateLine(std::string_view line, ClientKey& key) {
   const std::string_view type = nextToken(line);
-  if (type != kHmacKeyType) {
-    return Status::Error(fmt::format("unknown key type {} (expected {})", quoteForLog(type), kHmacKeyType));
+  if (type == kEd25519PrivateType) {
+    key.type = KeyType::Ed25519;
+  } else if (type == kHmacKeyType) {
+    key.type = KeyType::HmacSha256;
+  } else if (type == kEd25519Type) {
+    return Status::Error("this is a public key (an authorized keys line), not a private key file");
+  } else {
+    return Status::Error(fmt::format("unknown key type {} (expected {} or {})", quoteForLog(type),
+                                     kEd25519PrivateType, kHmacKeyType));
   }
-  const std::string_view b64 = nextToken(line);
-  if (b64.empty()) return Status::Error("missing key after the key type");
-  auto secret = base64Decode(b64);
-  if (!secret) return Status::Error("the key is not valid base64");
-  if (secret->size() != kHmacKeySize) {
-    return Status::Error(fmt::format("the key has {} bytes, expected {}", secret->size(), kHmacKeySize));
-  }
-  key.secret = std::move(*secret);
-  key.key_id = keyIdFor(key.secret);
+  if (Status s = decodeKey(nextToken(line), key.secret); !s) return s;
+  key.public_key = key.type == KeyType::Ed25519 ? ed25519PublicKey(key.secret) : "";
+  key.key_id = keyIdFor(key.type, key.type == KeyType::Ed25519 ? key.public_key : key.secret);
   key.comment = std::string(trim(line));
   return Status::Ok();
 }
 
-Status loadKeyFile(const std::string& path, HmacKey& key) {
+Status parseAuthorizedLine(std::string_view line, AuthorizedKey& key) {
+  std::string_view rest = line;
+  std::string_view type = nextToken(rest);
+  if (type == kEd25519PrivateType)
+    return Status::Error("a private key does not belong in the authorized keys file");
+  std::string_view options;
+  bool after_options = false;
+  if (type != kEd25519Type && type != kHmacKeyType) {
+    // Not a key type: an options field, as in OpenSSH's authorized_keys.
+    rest = line;
+    options = optionsToken(rest);
+    type = nextToken(rest);
+    after_options = true;
+  }
+  if (type == kEd25519Type) {
+    key.type = KeyType::Ed25519;
+  } else if (type == kHmacKeyType) {
+    key.type = KeyType::HmacSha256;
+  } else if (type == kEd25519PrivateType) {
+    return Status::Error("a private key does not belong in the authorized keys file");
+  } else if (after_options) {
+    // Never echo this word: on a line with a misspelt type it is the key itself (maybe a secret).
+    return Status::Error(fmt::format("unknown key type (expected {} or {}, optionally after options)",
+                                     kEd25519Type, kHmacKeyType));
+  } else {
+    return Status::Error(fmt::format("unknown key type {} (expected {} or {})", quoteForLog(type),
+                                     kEd25519Type, kHmacKeyType));
+  }
+  if (Status s = decodeKey(nextToken(rest), key.material); !s) return s;
+  if (Status s = parseKeyOptions(options, key.options); !s) return s;
+  key.key_id = keyIdFor(key.type, key.material);
+  key.comment = std::string(trim(rest));
+  return Status::Ok();
+}
+
+Status loadKeyFile(const std::string& path, ClientKey& key) {
   std::string text;
   if (Status s = readPrivateFile(path, kMaxKeyFileSize, text); !s) return s;
   int found = 0;
   Status s = forEachLine(text, [&](std::string_view line, int number) {
     if (++found > 1) return Status::Error(fmt::format("{}:{}: more than one key", path, number));
-    if (Status p = parseKeyLine(line, key); !p)
+    if (Status p = parsePrivateLine(line, key); !p)
       return Status::Error(fmt::format("{}:{}: {}", path, number, p.message()));
     return Status::Ok();
   });
@@ -107,13 +177,19 @@ Status loadKeyFile(const std::string& path, HmacKey& key) {
 
 Status loadAuthorizedKeys(const std::string& path, std::vector<AuthorizedKey>& keys) {
   std::string text;
-  if (Status s = readPrivateFile(path, kMaxAuthorizedKeysSize, text); !s) return s;
+  mode_t mode = 0;
+  if (Status s = readCheckedFile(path, kMaxAuthorizedKeysSize, FileAccess::NotWritable, text, &mode); !s)
+    return s;
   std::vector<AuthorizedKey> parsed;
   Status s = forEachLine(text, [&](std::string_view line, int number) {
     AuthorizedKey ak;
     ak.line = number;
-    if (Status p = parseKeyLine(line, ak.key); !p)
+    if (Status p = parseAuthorizedLine(line, ak); !p)
       return Status::Error(fmt::format("{}:{}: {}", path, number, p.message()));
+    if (ak.type == KeyType::HmacSha256 && (mode & 077) != 0)
+      return Status::Error(fmt::format(
+          "{}:{}: an hmac-sha256 key is a shared secret, but the file has permissions {:04o}; chmod 600 {}",
+          path, number, mode, path));
     parsed.push_back(std::move(ak));
     return Status::Ok();
   });
@@ -122,29 +198,8 @@ Status loadAuthorizedKeys(const std::string& path, std::vector<AuthorizedKey>& k
   return Status::Ok();
 }
 
-Status writeKeyFile(const std::string& path, const HmacKey& key) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0) return Status::Error(fmt::format("{}: {}", path, std::strerror(errno)));
-  // The umask could only narrow 0600, but be explicit: the file must be exactly 0600.
-  ::fchmod(fd, 0600);
-  const std::string text = "# rexec secret key: keep it private\n" + formatKeyLine(key) + "\n";
-  size_t off = 0;
-  while (off < text.size()) {
-    const ssize_t n = ::write(fd, text.data() + off, text.size() - off);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      const int err = errno;
-      ::close(fd);
-      ::unlink(path.c_str());
-      return Status::Error(fmt::format("{}: {}", path, std::strerror(err)));
-    }
-    off += static_cast<size_t>(n);
-  }
-  const bool synced = ::fsync(fd) == 0;
-  const int sync_errno = errno;
-  if (::close(fd) != 0 || !synced)
-    return Status::Error(fmt::format("{}: {}", path, std::strerror(synced ? errno : sync_errno)));
-  return Status::Ok();
+Status writeKeyFile(const std::string& path, const ClientKey& key) {
+  return writeNewPrivateFile(path, "# rexec secret key: keep it private\n" + privateLine(key) + "\n");
 }
 
 }  // namespace rx

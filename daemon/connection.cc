@@ -18,7 +18,9 @@ struct Connection::WriteReq {
 Connection* Connection::accept(Server& server, uv_stream_t* listener) {
   auto* conn = new Connection(server);
   uv_tcp_init(server.loop(), &conn->tcp_);
-  conn->tcp_.data = conn;
+  uv_timer_init(server.loop(), &conn->timer_);
+  conn->tcp_.data = conn->timer_.data = conn;
+  conn->open_handles_ = 2;
   if (int err = uv_accept(listener, reinterpret_cast<uv_stream_t*>(&conn->tcp_)); err != 0) {
     log::warning("accept: {}", uv_strerror(err));
     conn->close();
@@ -31,11 +33,10 @@ Connection* Connection::accept(Server& server, uv_stream_t* listener) {
     conn->peer_ = formatSockaddr(&addr);
   else
     conn->peer_ = "unknown-peer";
-  conn->session_ = std::make_unique<Session>(server.config(), server.launcher(), *conn, conn->peer_);
+  conn->tls_ = std::make_unique<TlsEngine>(server.tlsContext(), TlsEngine::Role::Server);
   server.add(conn);
   log::debug("{}: connected", conn->peer_);
   conn->applyReading();
-  conn->session_->start();
   return conn;
 }
 
@@ -47,15 +48,38 @@ void Connection::close() {
   if (closing_) return;
   closing_ = true;
   if (session_) session_->onPeerClosed();
-  uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), [](uv_handle_t* h) {
-    auto* conn = static_cast<Connection*>(h->data);
-    conn->server_.remove(conn);
-    delete conn;
-  });
+  auto closed = [](uv_handle_t* h) { static_cast<Connection*>(h->data)->onHandleClosed(); };
+  uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), closed);
+  uv_close(reinterpret_cast<uv_handle_t*>(&timer_), closed);
+}
+
+void Connection::onHandleClosed() {
+  if (--open_handles_ > 0) return;
+  server_.remove(this);
+  delete this;
+}
+
+void Connection::linger() {
+  if (lingering_ || closing_) return;
+  lingering_ = true;
+  auto* req = new uv_shutdown_t;
+  req->data = this;
+  if (uv_shutdown(req, reinterpret_cast<uv_stream_t*>(&tcp_), [](uv_shutdown_t* r, int status) {
+        auto* conn = static_cast<Connection*>(r->data);
+        delete r;
+        if (status != 0 && status != UV_ECANCELED) conn->close();
+      }) != 0) {
+    delete req;
+    close();
+    return;
+  }
+  applyReading();
+  uv_timer_start(
+      &timer_, [](uv_timer_t* t) { static_cast<Connection*>(t->data)->close(); }, 2000, 0);
 }
 
 void Connection::applyReading() {
-  const bool should = want_reading_ && !closing_ && !close_after_flush_;
+  const bool should = !closing_ && (lingering_ || (want_reading_ && !close_after_flush_));
   if (should == reading_) return;
   if (!should) {
     uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
@@ -81,8 +105,30 @@ void Connection::applyReading() {
 }
 
 void Connection::onRead(ssize_t nread, const uv_buf_t* buf) {
+  if (lingering_) {
+    if (nread < 0) close();  // the client closed too: done
+    return;                  // anything else is discarded
+  }
   if (nread > 0) {
-    session_->onBytes(std::string_view(buf->base, static_cast<size_t>(nread)));
+    std::string plain;
+    const Status s = tls_->feed(std::string_view(buf->base, static_cast<size_t>(nread)), plain);
+    flushTls();  // handshake replies and alerts go out even when the session fails
+    if (!s) {
+      log::warning("{}: {}", peer_, s.message());
+      close();
+      return;
+    }
+    if (!session_ && tls_->handshakeDone()) {
+      log::debug("{}: {}", peer_, tls_->describe());
+      session_ = std::make_unique<Session>(server_.config(), server_.launcher(), *this, peer_,
+                                           tls_->channelBinding());
+      session_->start();
+    }
+    if (!plain.empty() && session_ && !closing_) session_->onBytes(plain);
+    if (tls_->peerClosed() && !closing_) {
+      log::debug("{}: closed by the client", peer_);
+      close();
+    }
     return;
   }
   if (nread == 0) return;
@@ -92,6 +138,20 @@ void Connection::onRead(ssize_t nread, const uv_buf_t* buf) {
 }
 
 void Connection::send(std::string bytes) {
+  if (closing_ || bytes.empty()) return;
+  if (Status s = tls_->write(bytes); !s) {
+    log::warning("{}: {}", peer_, s.message());
+    close();
+    return;
+  }
+  flushTls();
+}
+
+void Connection::flushTls() {
+  if (tls_ && tls_->hasOutput()) writeRaw(tls_->takeOutput());
+}
+
+void Connection::writeRaw(std::string bytes) {
   if (closing_ || bytes.empty()) return;
   auto* w = new WriteReq{{}, std::move(bytes), this};
   w->req.data = w;
@@ -122,10 +182,10 @@ void Connection::onWriteDone(size_t bytes, int status) {
     return;
   }
   if (close_after_flush_) {
-    if (queued_ == 0) close();
+    if (queued_ == 0) linger();
     return;
   }
-  if (queued_ < server_.config().write_low_water) session_->onWriteQueueDrained();
+  if (queued_ < server_.config().write_low_water && session_) session_->onWriteQueueDrained();
 }
 
 void Connection::setReading(bool on) {
@@ -134,9 +194,13 @@ void Connection::setReading(bool on) {
 }
 
 void Connection::closeAfterFlush() {
+  if (close_after_flush_) return;
+  // close_notify: the client can tell a finished session from a cut connection.
+  tls_->shutdown();
+  flushTls();
   close_after_flush_ = true;
   applyReading();
-  if (queued_ == 0) close();
+  if (queued_ == 0) linger();
 }
 
 }  // namespace rx

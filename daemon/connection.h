@@ -1,5 +1,6 @@
 #pragma once
-// One accepted TCP connection: owns its uv_tcp_t and the Session that speaks the protocol on it.
+// One accepted TCP connection: owns its uv_tcp_t, the TLS engine between the socket and the
+// protocol, and the Session that speaks the protocol once the TLS handshake is done.
 // close() is idempotent; the object is freed only in the handle's close callback (STYLE.md 4),
 // so after calling close() from a callback, return at once.
 #include <uv.h>
@@ -7,6 +8,7 @@
 #include <memory>
 #include <string>
 
+#include "common/tls_engine.h"
 #include "daemon/session.h"
 
 namespace rx {
@@ -19,7 +21,8 @@ class Connection final : public SessionHost {
   static Connection* accept(Server& server, uv_stream_t* listener);
 
   void close();
-  Session& session() { return *session_; }
+  // Null until the TLS handshake is done.
+  Session* session() { return session_.get(); }
   const std::string& peer() const { return peer_; }
 
   // SessionHost
@@ -35,16 +38,28 @@ class Connection final : public SessionHost {
   void onRead(ssize_t nread, const uv_buf_t* buf);
   void onWriteDone(size_t bytes, int status);
   void applyReading();
+  // Puts whatever the TLS engine has produced on the wire.
+  void flushTls();
+  void writeRaw(std::string bytes);
+  // After the last bytes are written: half-close, then read and discard until the client closes
+  // (or a short timer), so unread client bytes cannot turn our close into a reset that destroys
+  // the final frames on their way.
+  void linger();
+  void onHandleClosed();
 
   Server& server_;
   uv_tcp_t tcp_{};
-  std::unique_ptr<Session> session_;
+  uv_timer_t timer_{};
+  int open_handles_ = 0;
+  std::unique_ptr<TlsEngine> tls_;
+  std::unique_ptr<Session> session_;  // created when the TLS handshake completes
   std::string peer_;
   size_t queued_ = 0;
   bool want_reading_ = true;
   bool reading_ = false;
   bool closing_ = false;
   bool close_after_flush_ = false;
+  bool lingering_ = false;
 };
 
 }  // namespace rx

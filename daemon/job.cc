@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include "common/encoding.h"
 #include "common/log.h"
 #include "common/signal_names.h"
 
@@ -33,7 +34,7 @@ StartError startErrorFor(int err, const std::string& program) {
     default:
       e.reason = rxpb::v1::StartFailed::OTHER;
   }
-  e.message = fmt::format("{}: {}", program, uv_strerror(err));
+  e.message = fmt::format("{}: {}", printableText(program), uv_strerror(err));
   return e;
 }
 
@@ -196,8 +197,12 @@ void Job::onExit(int64_t exit_status, int term_signal) {
   term_signal_ = term_signal;
   uv_timer_stop(&timeout_timer_);
   // The leader is gone; its group may live on through grandchildren holding our pipes.
-  if (!(stdout_.eof && stderr_.eof) && grace_ == Grace::None)
-    armGrace(Grace::KillAfterDrain, spec_.drain_grace_ms);
+  if (!(stdout_.eof && stderr_.eof) && grace_ == Grace::None) {
+    if (output_paused_)
+      grace_paused_ = Grace::KillAfterDrain;
+    else
+      armGrace(Grace::KillAfterDrain, spec_.drain_grace_ms);
+  }
   // Nobody will read the child's stdin any more.
   if (stdin_.open) {
     stdin_.open = false;
@@ -306,6 +311,13 @@ void Job::closeStdin() {
 
 void Job::pauseOutput() {
   output_paused_ = true;
+  // Output still in the pipe is not a grandchild holding it open: the drain grace waits until
+  // we read again, or a slow client would lose the tail of the output.
+  if (grace_ == Grace::KillAfterDrain || grace_ == Grace::CutPipes) {
+    uv_timer_stop(&grace_timer_);
+    grace_paused_ = grace_;
+    grace_ = Grace::None;
+  }
   for (Pipe* p : {&stdout_, &stderr_}) {
     if (p->reading) {
       uv_read_stop(reinterpret_cast<uv_stream_t*>(&p->handle));
@@ -318,6 +330,9 @@ void Job::resumeOutput() {
   output_paused_ = false;
   startReading(stdout_);
   startReading(stderr_);
+  if (grace_paused_ != Grace::None && grace_ == Grace::None && !finished_)
+    armGrace(grace_paused_, spec_.drain_grace_ms);
+  grace_paused_ = Grace::None;
 }
 
 void Job::maybeFinish() {

@@ -97,6 +97,7 @@ class Job final : public JobHandle {
   int64_t exit_status_ = 0;
   int term_signal_ = 0;
   Grace grace_ = Grace::None;
+  Grace grace_paused_ = Grace::None;  // a drain grace put on hold by back-pressure
   size_t stdin_queued_ = 0;
   uint64_t start_ns_ = 0;
   std::unique_ptr<char[]> read_buffer_;

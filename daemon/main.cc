@@ -4,13 +4,16 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <memory>
 
 #include "common/key_file.h"
 #include "common/limits.h"
 #include "common/log.h"
+#include "daemon/host_key.h"
 #include "daemon/server.h"
 
 namespace {
@@ -32,12 +35,22 @@ int run(int argc, char** argv) {
   CLI::App app{"rexecd: runs commands for authenticated rexec clients"};
   std::vector<std::string> listen;
   std::string authorized_keys = "/etc/rexecd/authorized_keys";
+  std::string host_key_path = "/etc/rexecd/host_key";
+  std::string init_host_key;
+  bool print_fingerprint = false;
   std::string port_file;
   std::string log_level = "info";
   rx::SessionConfig config;
   app.add_option("--listen", listen, "ADDR:PORT to listen on (repeatable; default 0.0.0.0:5512)");
   app.add_option("--authorized-keys", authorized_keys, "file of keys allowed to run commands")
       ->capture_default_str();
+  app.add_option("--host-key", host_key_path,
+                 "Ed25519 host key (PEM, mode 0600); made on first start if missing")
+      ->capture_default_str();
+  app.add_option("--init-host-key", init_host_key,
+                 "make a new host key in FILE, print its fingerprint, exit");
+  app.add_flag("--print-fingerprint", print_fingerprint,
+               "print the host key's fingerprint (for known_hosts), exit");
   app.add_option("--port-file", port_file, "write the bound port(s) here once listening");
   app.add_option("--kill-grace-ms", config.kill_grace_ms, "time between TERM and KILL")
       ->capture_default_str();
@@ -59,6 +72,39 @@ int run(int argc, char** argv) {
                                                      {"info", rx::log::Level::Info},
                                                      {"debug", rx::log::Level::Debug}};
   rx::log::setMaxLevel(levels.at(log_level));
+
+  rx::PkeyPtr host_key;
+  if (!init_host_key.empty()) {
+    if (auto s = rx::createHostKey(init_host_key, host_key); !s) {
+      std::fprintf(stderr, "rexecd: %s\n", s.message().c_str());
+      return 2;
+    }
+    std::printf("%s\n", rx::keyFingerprint(host_key.get()).c_str());
+    return 0;
+  }
+  if (print_fingerprint) {
+    if (auto s = rx::loadHostKey(host_key_path, host_key); !s) {
+      std::fprintf(stderr, "rexecd: %s\n", s.message().c_str());
+      return 2;
+    }
+    std::printf("%s\n", rx::keyFingerprint(host_key.get()).c_str());
+    return 0;
+  }
+  if (::access(host_key_path.c_str(), F_OK) != 0 && errno == ENOENT) {
+    if (auto s = rx::createHostKey(host_key_path, host_key); !s) {
+      std::fprintf(stderr, "rexecd: %s\n", s.message().c_str());
+      return 2;
+    }
+    rx::log::notice("created host key {} ({})", host_key_path, rx::keyFingerprint(host_key.get()));
+  } else if (auto s = rx::loadHostKey(host_key_path, host_key); !s) {
+    std::fprintf(stderr, "rexecd: %s\n", s.message().c_str());
+    return 2;
+  }
+  rx::SslCtxPtr tls;
+  if (auto s = rx::makeServerTlsContext(host_key.get(), tls); !s) {
+    std::fprintf(stderr, "rexecd: %s\n", s.message().c_str());
+    return 2;
+  }
 
   std::vector<rx::HostPort> addresses;
   if (listen.empty()) listen.push_back("0.0.0.0");
@@ -91,7 +137,7 @@ int run(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
 
   uv_loop_t* loop = uv_default_loop();
-  rx::Server server(loop, std::move(config));
+  rx::Server server(loop, std::move(config), std::move(tls));
   if (auto s = server.listen(addresses); !s) {
     std::fprintf(stderr, "rexecd: %s\n", s.message().c_str());
     return 2;
@@ -103,7 +149,8 @@ int run(int argc, char** argv) {
     }
   }
   server.installSignalHandlers();
-  rx::log::notice("rexecd ready with {} authorized key(s)", keys->keys.size());
+  rx::log::notice("rexecd ready with {} authorized key(s); host key {}", keys->keys.size(),
+                  rx::keyFingerprint(host_key.get()));
   uv_run(loop, UV_RUN_DEFAULT);
   if (uv_loop_alive(loop)) {
     rx::log::notice("stopped (forced)");

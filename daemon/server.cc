@@ -9,8 +9,12 @@
 
 namespace rx {
 
-Server::Server(uv_loop_t* loop, SessionConfig config)
-    : loop_(loop), config_(std::move(config)), launcher_(loop), read_buffer_(new char[kReadBufferSize]) {}
+Server::Server(uv_loop_t* loop, SessionConfig config, SslCtxPtr tls)
+    : loop_(loop),
+      config_(std::move(config)),
+      tls_(std::move(tls)),
+      launcher_(loop),
+      read_buffer_(new char[kReadBufferSize]) {}
 
 Server::~Server() = default;
 
@@ -86,7 +90,12 @@ void Server::stop() {
   listeners_.clear();
   // Copy: shutdown() may close connections, which removes them from the set.
   const std::vector<Connection*> conns(connections_.begin(), connections_.end());
-  for (Connection* c : conns) c->session().shutdown();
+  for (Connection* c : conns) {
+    if (c->session())
+      c->session()->shutdown();
+    else
+      c->close();  // still in the TLS handshake: nothing runs yet
+  }
   // TERM, then KILL after the kill grace, then the drain grace twice; a little on top.
   stop_deadline_ms_ = uv_now(loop_) + config_.kill_grace_ms + 2 * config_.drain_grace_ms + 2000;
   if (signals_installed_) {

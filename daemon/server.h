@@ -9,6 +9,7 @@
 
 #include "common/net_address.h"
 #include "common/status.h"
+#include "common/tls_engine.h"
 #include "daemon/job.h"
 #include "daemon/session_config.h"
 
@@ -18,7 +19,8 @@ class Connection;
 
 class Server {
  public:
-  Server(uv_loop_t* loop, SessionConfig config);
+  // `tls` is the server TLS context made from the host key (start-up).
+  Server(uv_loop_t* loop, SessionConfig config, SslCtxPtr tls);
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
@@ -37,6 +39,7 @@ class Server {
   uv_loop_t* loop() const { return loop_; }
   Launcher& launcher() { return launcher_; }
   const SessionConfig& config() const { return config_; }
+  SSL_CTX* tlsContext() const { return tls_.get(); }
   uv_buf_t readBuffer() { return uv_buf_init(read_buffer_.get(), kReadBufferSize); }
   void add(Connection* conn) { connections_.insert(conn); }
   void remove(Connection* conn);
@@ -49,6 +52,7 @@ class Server {
 
   uv_loop_t* loop_;
   SessionConfig config_;
+  SslCtxPtr tls_;
   UvLauncher launcher_;
   std::unique_ptr<char[]> read_buffer_;
   std::vector<uv_tcp_t*> listeners_;

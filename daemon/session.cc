@@ -1,6 +1,7 @@
 #include "daemon/session.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <fmt/format.h>
 
@@ -66,8 +67,14 @@ bool envNameAccepted(const std::vector<std::string>& patterns, std::string_view 
   return false;
 }
 
-Session::Session(const SessionConfig& config, Launcher& launcher, SessionHost& host, std::string peer)
-    : config_(config), launcher_(launcher), host_(host), peer_(std::move(peer)), decoder_(kMaxFramePreAuth) {}
+Session::Session(const SessionConfig& config, Launcher& launcher, SessionHost& host, std::string peer,
+                 std::string channel_binding)
+    : config_(config),
+      launcher_(launcher),
+      host_(host),
+      peer_(std::move(peer)),
+      decoder_(kMaxFramePreAuth),
+      channel_binding_(std::move(channel_binding)) {}
 
 Session::~Session() { terminateAll("connection closed"); }
 
@@ -126,6 +133,10 @@ void Session::dispatch(const Frame& frame) {
       break;
     }
     case Frame::kSignal: {
+      if (!(features_ & rxpb::v1::FEATURE_SIGNALS)) {
+        protocolError("signal sent without the signals feature");
+        return;
+      }
       auto it = jobs_.find(frame.signal().exec_id());
       const auto signo = signalFromName(frame.signal().name());
       if (!signo) {
@@ -140,7 +151,8 @@ void Session::dispatch(const Frame& frame) {
     }
     case Frame::kError:
       log::info("{}: client reported an error: {}", peer_, quoteForLog(frame.error().message()));
-      onPeerClosed();
+      terminateAll("client reported an error");
+      closeSession();
       break;
     default:
       protocolError(fmt::format("unexpected message type {}", static_cast<int>(frame.msg_case())));
@@ -167,29 +179,29 @@ void Session::handleAuth(const rxpb::v1::AuthResponse& auth) {
     fail("unknown feature bits", "unsupported feature bits requested");
     return;
   }
-  if (!validKeyId(auth.key_id()) || auth.client_nonce().size() != kNonceSize ||
-      auth.proof().size() != kProofSize) {
+  if (!validKeyId(auth.key_id()) || auth.client_nonce().size() != kNonceSize || auth.proof().size() > 128) {
     fail("malformed AuthResponse", "malformed authentication message");
     return;
   }
   const AuthorizedKey* key = config_.keys ? config_.keys->find(auth.key_id()) : nullptr;
-  const ProofInput in{server_nonce_, auth.client_nonce(), auth.key_id()};
+  const ProofInput in{server_nonce_, auth.client_nonce(), channel_binding_, auth.key_id()};
   if (key == nullptr) {
     fail("unknown key", "authentication failed");
     return;
   }
-  if (!verifyProof(ProofRole::Client, key->key.secret, in, auth.proof())) {
+  if (!checkClientProof(*key, in, auth.proof())) {
     fail("bad proof", "authentication failed");
     return;
   }
   key_id_ = auth.key_id();
+  features_ = auth.features();
   state_ = State::Authenticated;
   decoder_.setMaxPayload(kMaxFramePostAuth);
   Frame f;
   f.mutable_auth_result()->set_ok(true);
-  f.mutable_auth_result()->set_server_proof(computeProof(ProofRole::Server, key->key.secret, in));
+  f.mutable_auth_result()->set_server_proof(serverProof(*key, in));
   queue(f);
-  log::info("{}: authenticated with key {} ({})", peer_, key_id_, quoteForLog(key->key.comment));
+  log::info("{}: authenticated with key {} ({})", peer_, key_id_, quoteForLog(key->comment));
 }
 
 void Session::refuseExec(uint32_t exec_id, StartFailed::Reason reason, std::string message,
@@ -198,15 +210,25 @@ void Session::refuseExec(uint32_t exec_id, StartFailed::Reason reason, std::stri
   auto* r = f.mutable_exec_result();
   r->set_exec_id(exec_id);
   r->mutable_start_failed()->set_reason(reason);
-  r->mutable_start_failed()->set_message(message);
+  r->mutable_start_failed()->set_message(printableText(message));
   queue(f);
   audit(exec_id, argv_for_log, "start-failed " + quoteForLog(message), 0, 0, 0);
 }
 
 void Session::handleExec(const rxpb::v1::ExecRequest& req) {
   const uint32_t id = req.exec_id();
-  if (id == 0 || jobs_.count(id)) {
-    protocolError(fmt::format("exec id {} is zero or already in use", id));
+  // Ids only grow, so an id is never reused on a connection (no set of old ids to keep).
+  if (id <= last_exec_id_) {
+    protocolError(fmt::format("exec id {} is not greater than the previous one ({})", id, last_exec_id_));
+    return;
+  }
+  last_exec_id_ = id;
+  if (req.shell() && !(features_ & rxpb::v1::FEATURE_SHELL)) {
+    protocolError("shell mode requested without the shell feature");
+    return;
+  }
+  if (!jobs_.empty() && !(features_ & rxpb::v1::FEATURE_MULTI_EXEC)) {
+    protocolError("a second command at once without the multi-exec feature");
     return;
   }
   const std::string argv_log = argvForLog(req);
@@ -253,6 +275,10 @@ void Session::handleExec(const rxpb::v1::ExecRequest& req) {
   struct stat st {};
   if (cwd.find('\0') != std::string::npos || ::stat(cwd.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
     refuseExec(id, StartFailed::BAD_CWD, fmt::format("{}: no such directory", quoteForLog(cwd)), argv_log);
+    return;
+  }
+  if (::access(cwd.c_str(), X_OK) != 0) {
+    refuseExec(id, StartFailed::BAD_CWD, fmt::format("{}: permission denied", quoteForLog(cwd)), argv_log);
     return;
   }
   spec.cwd = cwd;
@@ -382,7 +408,7 @@ void Session::flush() {
 void Session::protocolError(const std::string& message) {
   log::warning("{}: protocol error: {}", peer_, message);
   Frame f;
-  f.mutable_error()->set_message(message);
+  f.mutable_error()->set_message(printableText(message));
   queue(f);
   terminateAll("protocol error");
   closeSession();

@@ -28,7 +28,9 @@ class SessionHost {
 
 class Session final : public JobObserver {
  public:
-  Session(const SessionConfig& config, Launcher& launcher, SessionHost& host, std::string peer);
+  // `channel_binding` is the TLS exporter of this connection; every proof must cover it.
+  Session(const SessionConfig& config, Launcher& launcher, SessionHost& host, std::string peer,
+          std::string channel_binding);
   ~Session() override;
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
@@ -78,8 +80,11 @@ class Session final : public JobObserver {
   std::string peer_;
   State state_ = State::AwaitAuth;
   FrameDecoder decoder_;
+  std::string channel_binding_;
   std::string server_nonce_;
   std::string key_id_;
+  uint64_t features_ = 0;  // what the client said it uses
+  uint32_t last_exec_id_ = 0;
   std::string out_;
   std::map<uint32_t, JobEntry> jobs_;
   bool output_paused_ = false;

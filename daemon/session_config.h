@@ -15,7 +15,7 @@ struct KeySet {
   std::vector<AuthorizedKey> keys;
   const AuthorizedKey* find(std::string_view key_id) const {
     for (const auto& k : keys)
-      if (k.key.key_id == key_id) return &k;
+      if (k.key_id == key_id) return &k;
     return nullptr;
   }
 };

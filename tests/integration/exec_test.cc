@@ -46,7 +46,7 @@ TEST_F(ExecTest, StderrIsKeptApartFromStdout) {
 }
 
 TEST_F(ExecTest, ShellModeRunsAPipeline) {
-  auto r = run({rexecPath(), "-i", key_, "--sh", daemon_->target(), "echo abc | tr a-z A-Z; exit 5"});
+  auto r = run(concat(client(), {"--sh", daemon_->target(), "echo abc | tr a-z A-Z; exit 5"}));
   EXPECT_EQ(r.exit_code, 5);
   EXPECT_EQ(r.out, "ABC\n");
 }
@@ -111,7 +111,7 @@ TEST_F(ExecTest, AuditLineForEveryCommand) {
   auto line = daemon_->waitForLog({"audit", "exec=1", "exit=7"});
   ASSERT_TRUE(line);
   EXPECT_NE(line->find("peer=127.0.0.1:"), std::string::npos) << *line;
-  EXPECT_NE(line->find("key=hmac-"), std::string::npos) << *line;
+  EXPECT_NE(line->find("key=ed25519-"), std::string::npos) << *line;
   EXPECT_NE(line->find("argv=[\"sh\",\"-c\",\"printf 12345; printf ab >&2; exit 7\"]"), std::string::npos)
       << *line;
   EXPECT_NE(line->find("stdout_bytes=5 stderr_bytes=2"), std::string::npos) << *line;
@@ -120,17 +120,17 @@ TEST_F(ExecTest, AuditLineForEveryCommand) {
 }
 
 TEST_F(ExecTest, BadCommandLineIsOneClearLine) {
-  auto r = run({rexecPath(), "-i", key_, "--bogus", daemon_->target(), "true"});
+  auto r = run(concat(client(), {"--bogus", daemon_->target(), "true"}));
   EXPECT_EQ(r.exit_code, 255);
   EXPECT_EQ(r.err.rfind("rexec: ", 0), 0u) << r.err;
-  auto none = run({rexecPath(), "-i", key_, daemon_->target()});
+  auto none = run(concat(client(), {daemon_->target()}));
   EXPECT_EQ(none.exit_code, 255);
   EXPECT_NE(none.err.find("no command"), std::string::npos);
 }
 
 TEST_F(ExecTest, ConnectionRefusedIs255) {
   // Port 1 on loopback: nothing listens there on a test machine.
-  auto r = run({rexecPath(), "-i", key_, "127.0.0.1:1", "true"});
+  auto r = run(concat(client(), {"127.0.0.1:1", "true"}));
   EXPECT_EQ(r.exit_code, 255);
   EXPECT_NE(r.err.find("rexec: 127.0.0.1: cannot connect"), std::string::npos) << r.err;
 }
@@ -150,10 +150,34 @@ TEST_F(ExecTest, KeygenWritesAPrivateKeyFile) {
   struct stat st {};
   ASSERT_EQ(stat(path.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
-  EXPECT_EQ(r.out.rfind("hmac-sha256 ", 0), 0u);
+  EXPECT_EQ(r.out.rfind("ed25519 ", 0), 0u) << "Ed25519 is the default";
   EXPECT_NE(r.out.find(" me@here\n"), std::string::npos);
   auto again = run({keygenPath(), "-f", path});
   EXPECT_NE(again.exit_code, 0) << "never overwrite an existing key";
+}
+
+TEST(KeyTypes, HmacSha256KeysWorkEndToEnd) {
+  TempDir dir;
+  const std::string line = makeKey(dir.file("id"), "classic", "hmac-sha256");
+  ASSERT_EQ(line.rfind("hmac-sha256 ", 0), 0u);
+  writeFile(dir.file("authorized_keys"), line, 0600);
+  Daemon d(dir.file("authorized_keys"), dir.path());
+  auto r = run({rexecPath(), "-i", dir.file("id"), "--known-hosts", dir.file("kh"), "--accept-new",
+                d.target(), "echo", "hmac ok"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "hmac ok\n");
+  EXPECT_TRUE(d.waitForLog({"audit", "key=hmac-", "exit=0"}));
+  EXPECT_EQ(d.stop(), 0);
+}
+
+TEST(KeyTypes, HmacKeyInAReadableAuthorizedKeysFileIsRefusedAtStart) {
+  TempDir dir;
+  writeFile(dir.file("authorized_keys"), makeKey(dir.file("id"), "classic", "hmac-sha256"), 0644);
+  auto r = run({rexecdPath(), "--listen", "127.0.0.1:0", "--authorized-keys", dir.file("authorized_keys"),
+                "--host-key", dir.file("host_key")});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("shared secret"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(":1:"), std::string::npos) << "names the line: " << r.err;
 }
 
 }  // namespace

@@ -22,6 +22,10 @@
 
 #include <gtest/gtest.h>
 
+#include "common/frame_codec.h"
+#include "common/limits.h"
+#include "common/tls_engine.h"
+
 extern char** environ;
 
 namespace rxtest {
@@ -281,8 +285,8 @@ TempDir::~TempDir() {
   run({"/bin/rm", "-rf", "--one-file-system", path_});
 }
 
-std::string makeKey(const std::string& path, const std::string& comment) {
-  auto r = run({keygenPath(), "-f", path, "-C", comment}, {});
+std::string makeKey(const std::string& path, const std::string& comment, const std::string& type) {
+  auto r = run({keygenPath(), "-f", path, "-C", comment, "-t", type}, {});
   if (r.exit_code != 0) throw std::runtime_error("rexec-keygen failed: " + r.err);
   return r.out;
 }
@@ -307,9 +311,9 @@ std::string readFile(const std::string& path) {
 Daemon::Daemon(const std::string& authorized_keys, const std::string& dir, Options options) {
   static int counter = 0;
   const std::string port_file = dir + "/port." + std::to_string(++counter);
-  std::vector<std::string> argv{rexecdPath(),        "--listen",      "127.0.0.1:0",
-                                "--authorized-keys", authorized_keys, "--port-file",
-                                port_file,           "--log-level",   options.log_level};
+  std::vector<std::string> argv{rexecdPath(),    "--listen",    "127.0.0.1:0",     "--authorized-keys",
+                                authorized_keys, "--host-key",  dir + "/host_key", "--port-file",
+                                port_file,       "--log-level", options.log_level};
   for (auto& a : options.extra_args) argv.push_back(a);
   int err[2];
   makePipe(err);
@@ -319,10 +323,12 @@ Daemon::Daemon(const std::string& authorized_keys, const std::string& dir, Optio
   ::close(err[1]);
   err_fd_ = err[0];
   reader_ = std::thread([this] { readLog(); });
-  if (!waitForLog({"rexecd ready"})) {
+  const auto ready = waitForLog({"rexecd ready"});
+  if (!ready) {
     for (auto& l : logLines()) fprintf(stderr, "rexecd: %s\n", l.c_str());
     throw std::runtime_error("rexecd did not become ready");
   }
+  fingerprint_ = ready->substr(ready->find("SHA256:"));
   port_ = static_cast<uint16_t>(std::stoi(readFile(port_file)));
 }
 
@@ -461,6 +467,79 @@ int connectLoopback(uint16_t port) {
   timeval tv{30, 0};
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   return fd;
+}
+
+TlsTestClient::TlsTestClient(uint16_t port)
+    : fd_(connectLoopback(port)),
+      ctx_(nullptr),
+      engine_(nullptr),
+      decoder_(new rx::FrameDecoder(rx::kMaxFramePostAuth)) {
+  rx::SslCtxPtr ctx;
+  if (rx::makeClientTlsContext(ctx)) {
+    engine_ = new rx::TlsEngine(ctx.get(), rx::TlsEngine::Role::Client);
+    ctx_ = ctx.release();
+  }
+}
+
+TlsTestClient::~TlsTestClient() {
+  delete static_cast<rx::FrameDecoder*>(decoder_);
+  delete static_cast<rx::TlsEngine*>(engine_);
+  SSL_CTX_free(static_cast<SSL_CTX*>(ctx_));
+  if (fd_ >= 0) ::close(fd_);
+}
+
+bool TlsTestClient::readSome() {
+  auto* tls = static_cast<rx::TlsEngine*>(engine_);
+  char buf[65536];
+  const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+  if (n <= 0) return false;
+  if (!tls->feed(std::string_view(buf, static_cast<size_t>(n)), plain_)) return false;
+  const std::string out = tls->takeOutput();
+  if (!out.empty()) sendRaw(out);
+  return true;
+}
+
+bool TlsTestClient::handshake() {
+  auto* tls = static_cast<rx::TlsEngine*>(engine_);
+  if (fd_ < 0 || !tls || !tls->start()) return false;
+  sendRaw(tls->takeOutput());
+  while (!tls->handshakeDone())
+    if (!readSome()) return false;
+  return true;
+}
+
+std::string TlsTestClient::channelBinding() const {
+  return static_cast<rx::TlsEngine*>(engine_)->channelBinding();
+}
+std::string TlsTestClient::peerFingerprint() const {
+  return static_cast<rx::TlsEngine*>(engine_)->peerKeyFingerprint();
+}
+
+bool TlsTestClient::send(const std::string& plain) {
+  auto* tls = static_cast<rx::TlsEngine*>(engine_);
+  return tls->write(plain) && sendRaw(tls->takeOutput());
+}
+
+bool TlsTestClient::sendRaw(const std::string& bytes) {
+  return ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(bytes.size());
+}
+
+bool TlsTestClient::next(rxpb::v1::Frame& frame) {
+  auto* dec = static_cast<rx::FrameDecoder*>(decoder_);
+  for (;;) {
+    if (!plain_.empty()) {
+      dec->feed(plain_);
+      plain_.clear();
+    }
+    const auto r = dec->next(frame);
+    if (r == rx::FrameDecoder::Result::Frame) return true;
+    if (r == rx::FrameDecoder::Result::Error) return false;
+    if (!readSome()) return false;
+  }
+}
+
+bool TlsTestClient::waitClosed(std::chrono::milliseconds timeout) {
+  return readUntilClosed(fd_, timeout).second;
 }
 
 std::pair<std::string, bool> readUntilClosed(int fd, std::chrono::milliseconds timeout) {

@@ -13,6 +13,8 @@
 #include <thread>
 #include <vector>
 
+#include "rexec.pb.h"
+
 namespace rxtest {
 
 using namespace std::chrono_literals;
@@ -84,7 +86,8 @@ class TempDir {
 };
 
 // Makes a key with the real rexec-keygen; returns the authorized-keys line.
-std::string makeKey(const std::string& path, const std::string& comment = "test");
+std::string makeKey(const std::string& path, const std::string& comment = "test",
+                    const std::string& type = "ed25519");
 void writeFile(const std::string& path, const std::string& contents, int mode = 0600);
 std::string readFile(const std::string& path);
 
@@ -101,6 +104,8 @@ class Daemon {
   ~Daemon();  // SIGTERM, then SIGKILL if it does not stop in time
 
   uint16_t port() const { return port_; }
+  // The host key's fingerprint, from the daemon's "ready" log line.
+  const std::string& fingerprint() const { return fingerprint_; }
   pid_t pid() const { return pid_; }
   std::string target() const { return "127.0.0.1:" + std::to_string(port_); }
   // Waits for a log line containing every one of `needles`; returns it.
@@ -117,6 +122,7 @@ class Daemon {
   pid_t pid_ = -1;
   int err_fd_ = -1;
   uint16_t port_ = 0;
+  std::string fingerprint_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<std::string> lines_;
@@ -138,6 +144,35 @@ struct ProcInfo {
 std::vector<ProcInfo> processes();
 std::optional<long> rssKiB(pid_t pid);  // VmRSS
 std::optional<long> hwmKiB(pid_t pid);  // VmHWM (peak RSS)
+
+// A blocking TLS client over a loopback socket (the real TLS engine), for tests that speak the
+// protocol themselves. Pins nothing: tests that need pinning use the real rexec.
+class TlsTestClient {
+ public:
+  explicit TlsTestClient(uint16_t port);
+  ~TlsTestClient();
+  bool connected() const { return fd_ >= 0; }
+  // Runs the handshake; false on failure.
+  bool handshake();
+  std::string channelBinding() const;
+  std::string peerFingerprint() const;
+  bool send(const std::string& plain);
+  // Raw bytes straight onto the socket (to send garbage under or inside TLS).
+  bool sendRaw(const std::string& bytes);
+  // Next protocol frame from the server; false on close, error or timeout (30 s).
+  bool next(rxpb::v1::Frame& frame);
+  // Waits for the server to close the connection; true when it did within the timeout.
+  bool waitClosed(std::chrono::milliseconds timeout = 30s);
+  int fd() const { return fd_; }
+
+ private:
+  bool readSome();
+  int fd_;
+  void* ctx_;      // SSL_CTX*
+  void* engine_;   // rx::TlsEngine*
+  void* decoder_;  // rx::FrameDecoder*
+  std::string plain_;
+};
 
 // A connected TCP socket to 127.0.0.1:port with a receive timeout; -1 on failure.
 int connectLoopback(uint16_t port);

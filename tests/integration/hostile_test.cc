@@ -17,39 +17,16 @@ namespace {
 
 using HostileTest = RexecTest;
 
-class RawConnection {
- public:
-  explicit RawConnection(uint16_t port) : fd_(connectLoopback(port)) {}
-  ~RawConnection() {
-    if (fd_ >= 0) close(fd_);
-  }
-  bool ok() const { return fd_ >= 0; }
-  // Reads the server's first frame, the challenge.
-  bool readChallenge(rxpb::v1::AuthChallenge& challenge) {
-    rx::FrameDecoder dec(rx::kMaxFramePostAuth);
-    char buf[4096];
+// A TLS connection that has read the server's challenge.
+struct Raw {
+  explicit Raw(uint16_t port) : c(port) {
+    EXPECT_TRUE(c.handshake());
     rxpb::v1::Frame f;
-    for (int i = 0; i < 100; ++i) {
-      const ssize_t n = recv(fd_, buf, sizeof buf, 0);
-      if (n <= 0) return false;
-      dec.feed(std::string_view(buf, static_cast<size_t>(n)));
-      const auto r = dec.next(f);
-      if (r == rx::FrameDecoder::Result::Error) return false;
-      if (r == rx::FrameDecoder::Result::Frame) {
-        challenge = f.auth_challenge();
-        return f.has_auth_challenge();
-      }
-    }
-    return false;
+    EXPECT_TRUE(c.next(f) && f.has_auth_challenge());
+    challenge = f.auth_challenge();
   }
-  void sendBytes(const std::string& bytes) {
-    ASSERT_EQ(::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL), static_cast<ssize_t>(bytes.size()));
-  }
-  // Everything the server sends until it closes; `closed` false means it did not close in time.
-  std::pair<std::string, bool> drain() { return readUntilClosed(fd_); }
-
- private:
-  int fd_;
+  TlsTestClient c;
+  rxpb::v1::AuthChallenge challenge;
 };
 
 std::string execRequestFrame(const std::string& marker) {
@@ -73,7 +50,8 @@ void expectStillServing(const RexecTest& t, const Subprocess::Result& r) {
 TEST_F(HostileTest, WrongKeyIsRefusedAndNothingRuns) {
   const std::string other = dir_.file("other-key");
   makeKey(other, "intruder");
-  auto r = run({rexecPath(), "-i", other, daemon_->target(), "touch", dir_.file("marker")});
+  auto r = run({rexecPath(), "-i", other, "--known-hosts", knownHosts(), daemon_->target(), "touch",
+                dir_.file("marker")});
   EXPECT_EQ(r.exit_code, 255);
   EXPECT_NE(r.err.find("rexec: 127.0.0.1: authentication refused by the server"), std::string::npos) << r.err;
   EXPECT_FALSE(exists(dir_.file("marker")));
@@ -83,35 +61,30 @@ TEST_F(HostileTest, WrongKeyIsRefusedAndNothingRuns) {
 }
 
 TEST_F(HostileTest, ForgedProofForAKnownKeyIdIsRefused) {
-  RawConnection c(daemon_->port());
-  ASSERT_TRUE(c.ok());
-  rxpb::v1::AuthChallenge ch;
-  ASSERT_TRUE(c.readChallenge(ch));
-  rx::HmacKey real;
+  Raw r(daemon_->port());
+  rx::ClientKey real;
   ASSERT_TRUE(rx::loadKeyFile(key_, real));
-  rx::HmacKey forged = rx::generateHmacKey("forged");
+  rx::ClientKey forged = rx::generateKey(rx::KeyType::Ed25519, "forged");
+  forged.key_id = real.key_id;  // a real id, but signed with another key
+  const std::string nonce = rx::randomBytes(32);
+  const std::string binding = r.c.channelBinding();
   rxpb::v1::Frame f;
   auto* a = f.mutable_auth_response();
   a->set_protocol_version(rx::kProtocolVersion);
-  a->set_key_id(real.key_id);  // a real id, but a proof made with another secret
-  a->set_client_nonce(rx::randomBytes(32));
-  a->set_proof(rx::computeProof(rx::ProofRole::Client, forged.secret,
-                                {ch.server_nonce(), a->client_nonce(), real.key_id}));
-  c.sendBytes(rx::encodeFrame(f) + execRequestFrame(dir_.file("marker")));
-  auto [got, closed] = c.drain();
-  EXPECT_TRUE(closed);
+  a->set_key_id(real.key_id);
+  a->set_client_nonce(nonce);
+  a->set_proof(rx::clientProof(forged, {r.challenge.server_nonce(), nonce, binding, real.key_id}));
+  ASSERT_TRUE(r.c.send(rx::encodeFrame(f) + execRequestFrame(dir_.file("marker"))));
+  EXPECT_TRUE(r.c.waitClosed());
   EXPECT_FALSE(exists(dir_.file("marker")));
   EXPECT_TRUE(daemon_->waitForLog({"authentication failed", "bad proof"}));
   expectStillServing(*this, runRemote({"echo", "still serving"}));
 }
 
 TEST_F(HostileTest, GarbageIsClosed) {
-  RawConnection c(daemon_->port());
-  ASSERT_TRUE(c.ok());
-  rxpb::v1::AuthChallenge ch;
-  ASSERT_TRUE(c.readChallenge(ch));
-  c.sendBytes(std::string("\x05garbage-not-protobuf\xff\xff\xff", 24));
-  EXPECT_TRUE(c.drain().second);
+  Raw r(daemon_->port());
+  ASSERT_TRUE(r.c.send(std::string("\x05garbage-not-protobuf\xff\xff\xff", 24)));
+  EXPECT_TRUE(r.c.waitClosed());
   EXPECT_TRUE(daemon_->waitForLog({"protocol error"}));
   expectStillServing(*this, runRemote({"echo", "still serving"}));
 }
@@ -120,12 +93,9 @@ TEST_F(HostileTest, HugeLengthIsClosedWithoutAllocating) {
   const long rss_before = rssKiB(daemon_->pid()).value_or(0);
   for (const std::string& prefix :
        {std::string("\xff\xff\xff\xff\x0f", 5), std::string("\xff\xff\xff\xff\xff\x01", 6)}) {
-    RawConnection c(daemon_->port());
-    ASSERT_TRUE(c.ok());
-    rxpb::v1::AuthChallenge ch;
-    ASSERT_TRUE(c.readChallenge(ch));
-    c.sendBytes(prefix);
-    EXPECT_TRUE(c.drain().second);
+    Raw r(daemon_->port());
+    ASSERT_TRUE(r.c.send(prefix));
+    EXPECT_TRUE(r.c.waitClosed());
   }
   EXPECT_TRUE(daemon_->waitForLog({"protocol error", "larger than the limit of 16384"}));
   EXPECT_TRUE(daemon_->waitForLog({"protocol error", "malformed frame length"}));
@@ -134,24 +104,17 @@ TEST_F(HostileTest, HugeLengthIsClosedWithoutAllocating) {
 }
 
 TEST_F(HostileTest, FrameJustOverThePreAuthLimitIsClosed) {
-  RawConnection c(daemon_->port());
-  ASSERT_TRUE(c.ok());
-  rxpb::v1::AuthChallenge ch;
-  ASSERT_TRUE(c.readChallenge(ch));
+  Raw r(daemon_->port());
   // Length 16385 (varint 81 80 01), then nothing: the limit is checked on the prefix alone.
-  c.sendBytes(std::string("\x81\x80\x01", 3));
-  EXPECT_TRUE(c.drain().second);
+  ASSERT_TRUE(r.c.send(std::string("\x81\x80\x01", 3)));
+  EXPECT_TRUE(r.c.waitClosed());
   expectStillServing(*this, runRemote({"echo", "still serving"}));
 }
 
 TEST_F(HostileTest, RequestBeforeAuthIsClosedAndSpawnsNothing) {
-  RawConnection c(daemon_->port());
-  ASSERT_TRUE(c.ok());
-  rxpb::v1::AuthChallenge ch;
-  ASSERT_TRUE(c.readChallenge(ch));
-  c.sendBytes(execRequestFrame(dir_.file("marker")));
-  auto [got, closed] = c.drain();
-  EXPECT_TRUE(closed);
+  Raw r(daemon_->port());
+  ASSERT_TRUE(r.c.send(execRequestFrame(dir_.file("marker"))));
+  EXPECT_TRUE(r.c.waitClosed());
   EXPECT_FALSE(exists(dir_.file("marker")));
   EXPECT_TRUE(daemon_->waitForLog({"protocol error", "the first message must be AuthResponse"}));
   EXPECT_EQ(daemon_->countLog("started pid"), 0u);
@@ -160,9 +123,22 @@ TEST_F(HostileTest, RequestBeforeAuthIsClosedAndSpawnsNothing) {
 
 TEST_F(HostileTest, ClientThatConnectsAndLeavesIsForgotten) {
   for (int i = 0; i < 20; ++i) {
-    RawConnection c(daemon_->port());
-    ASSERT_TRUE(c.ok());
+    TlsTestClient c(daemon_->port());
+    ASSERT_TRUE(c.connected());
   }
+  expectStillServing(*this, runRemote({"echo", "still serving"}));
+}
+
+TEST_F(HostileTest, PlaintextInsteadOfTlsIsClosed) {
+  const int fd = connectLoopback(daemon_->port());
+  ASSERT_GE(fd, 0);
+  // A plaintext protocol frame where a TLS ClientHello belongs.
+  const std::string frame = execRequestFrame(dir_.file("marker"));
+  ASSERT_EQ(::send(fd, frame.data(), frame.size(), MSG_NOSIGNAL), static_cast<ssize_t>(frame.size()));
+  EXPECT_TRUE(readUntilClosed(fd).second);
+  close(fd);
+  EXPECT_FALSE(exists(dir_.file("marker")));
+  EXPECT_TRUE(daemon_->waitForLog({"TLS handshake failed"}));
   expectStillServing(*this, runRemote({"echo", "still serving"}));
 }
 

@@ -21,43 +21,31 @@ using ProtocolTest = RexecTest;
 // A minimal blocking client built from the protocol's pieces.
 class WireClient {
  public:
-  explicit WireClient(uint16_t port) : fd_(connectLoopback(port)), decoder_(rx::kMaxFramePostAuth) {}
-  ~WireClient() {
-    if (fd_ >= 0) close(fd_);
-  }
-  bool next(rxpb::v1::Frame& f) {
-    for (;;) {
-      const auto r = decoder_.next(f);
-      if (r == rx::FrameDecoder::Result::Frame) return true;
-      if (r == rx::FrameDecoder::Result::Error) return false;
-      char buf[65536];
-      const ssize_t n = recv(fd_, buf, sizeof buf, 0);
-      if (n <= 0) return false;
-      decoder_.feed(std::string_view(buf, static_cast<size_t>(n)));
-    }
-  }
-  void send(const std::string& bytes) { ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL); }
-  bool authenticate(const rx::HmacKey& key) {
+  explicit WireClient(uint16_t port) : c_(port) {}
+  bool next(rxpb::v1::Frame& f) { return c_.next(f); }
+  void send(const std::string& bytes) { EXPECT_TRUE(c_.send(bytes)); }
+  bool authenticate(const rx::ClientKey& key) {
+    if (!c_.handshake()) return false;
     rxpb::v1::Frame f;
     if (!next(f) || !f.has_auth_challenge()) return false;
     const std::string server_nonce = f.auth_challenge().server_nonce();
     const std::string client_nonce = rx::randomBytes(32);
+    const std::string binding = c_.channelBinding();
     rxpb::v1::Frame a;
     auto* r = a.mutable_auth_response();
     r->set_protocol_version(rx::kProtocolVersion);
     r->set_features(rxpb::v1::FEATURE_MULTI_EXEC | rxpb::v1::FEATURE_SIGNALS);
     r->set_key_id(key.key_id);
     r->set_client_nonce(client_nonce);
-    const rx::ProofInput in{server_nonce, client_nonce, key.key_id};
-    r->set_proof(rx::computeProof(rx::ProofRole::Client, key.secret, in));
+    const rx::ProofInput in{server_nonce, client_nonce, binding, key.key_id};
+    r->set_proof(rx::clientProof(key, in));
     send(rx::encodeFrame(a));
     if (!next(f) || !f.has_auth_result() || !f.auth_result().ok()) return false;
-    return rx::verifyProof(rx::ProofRole::Server, key.secret, in, f.auth_result().server_proof());
+    return rx::checkServerProof(key, in, f.auth_result().server_proof());
   }
 
  private:
-  int fd_;
-  rx::FrameDecoder decoder_;
+  TlsTestClient c_;
 };
 
 std::string execFrame(uint32_t id, std::vector<std::string> argv, bool stdin_open) {
@@ -70,7 +58,7 @@ std::string execFrame(uint32_t id, std::vector<std::string> argv, bool stdin_ope
 }
 
 TEST_F(ProtocolTest, SeveralCommandsAtOnceOnOneConnection) {
-  rx::HmacKey key;
+  rx::ClientKey key;
   ASSERT_TRUE(rx::loadKeyFile(key_, key));
   WireClient c(daemon_->port());
   ASSERT_TRUE(c.authenticate(key));
@@ -111,8 +99,8 @@ TEST_F(ProtocolTest, SeveralCommandsAtOnceOnOneConnection) {
   EXPECT_EQ(out.count(9) + err.count(7), 0u) << "output must carry the right exec_id";
 }
 
-TEST_F(ProtocolTest, DuplicateExecIdIsAProtocolError) {
-  rx::HmacKey key;
+TEST_F(ProtocolTest, ReusedExecIdIsAProtocolError) {
+  rx::ClientKey key;
   ASSERT_TRUE(rx::loadKeyFile(key_, key));
   WireClient c(daemon_->port());
   ASSERT_TRUE(c.authenticate(key));
@@ -121,8 +109,48 @@ TEST_F(ProtocolTest, DuplicateExecIdIsAProtocolError) {
   bool got_error = false;
   while (c.next(f)) got_error |= f.has_error();
   EXPECT_TRUE(got_error);
-  EXPECT_TRUE(daemon_->waitForLog({"protocol error", "already in use"}));
+  EXPECT_TRUE(daemon_->waitForLog({"protocol error", "exec id 1 is not greater than the previous one (1)"}));
   EXPECT_TRUE(daemon_->waitForLog({"audit", "terminated (protocol error)"}));
+}
+
+TEST_F(ProtocolTest, FeaturesNotDeclaredAreRefused) {
+  rx::ClientKey key;
+  ASSERT_TRUE(rx::loadKeyFile(key_, key));
+  WireClient c(daemon_->port());  // declares MULTI_EXEC and SIGNALS, not SHELL
+  ASSERT_TRUE(c.authenticate(key));
+  rxpb::v1::Frame f;
+  auto* r = f.mutable_exec_request();
+  r->set_exec_id(1);
+  r->add_argv("touch " + dir_.file("marker"));
+  r->set_shell(true);
+  c.send(rx::encodeFrame(f));
+  bool got_error = false;
+  while (c.next(f)) got_error |= f.has_error();
+  EXPECT_TRUE(got_error);
+  EXPECT_NE(access(dir_.file("marker").c_str(), F_OK), 0);
+  EXPECT_TRUE(daemon_->waitForLog({"protocol error", "shell mode requested without the shell feature"}));
+}
+
+TEST_F(ProtocolTest, ClientErrorFrameClosesTheConnection) {
+  rx::ClientKey key;
+  ASSERT_TRUE(rx::loadKeyFile(key_, key));
+  WireClient c(daemon_->port());
+  ASSERT_TRUE(c.authenticate(key));
+  c.send(execFrame(1, {"sleep", "311.101"}, false));
+  ASSERT_TRUE(daemon_->waitForLog({"started pid", "311.101"}));
+  rxpb::v1::Frame f;
+  f.mutable_error()->set_message("client gives up");
+  c.send(rx::encodeFrame(f));
+  while (c.next(f)) {
+  }
+  EXPECT_TRUE(daemon_->waitForLog({"audit", "terminated (client reported an error)"}));
+}
+
+TEST_F(ProtocolTest, NonUtf8ProgramNameStillGives127) {
+  // The error text quotes the program name; it must still be a valid protobuf string.
+  auto r = runRemote({"no-such-\xff\xfe-program"});
+  EXPECT_EQ(r.exit_code, 127) << r.err;
+  EXPECT_NE(r.err.find("no-such-\\xff\\xfe-program"), std::string::npos) << r.err;
 }
 
 TEST(ClientBounds, ConnectTimeoutBoundsASilentServer) {
@@ -138,8 +166,8 @@ TEST(ClientBounds, ConnectTimeoutBoundsASilentServer) {
   getsockname(lfd, reinterpret_cast<sockaddr*>(&a), &len);
   TempDir dir;
   makeKey(dir.file("id"));
-  auto r = run({rexecPath(), "-i", dir.file("id"), "--connect-timeout", "0.3",
-                "127.0.0.1:" + std::to_string(ntohs(a.sin_port)), "true"});
+  auto r = run({rexecPath(), "-i", dir.file("id"), "--known-hosts", dir.file("kh"), "--connect-timeout",
+                "0.3", "127.0.0.1:" + std::to_string(ntohs(a.sin_port)), "true"});
   close(lfd);
   EXPECT_EQ(r.exit_code, 255);
   EXPECT_NE(r.err.find("connection timed out after 0.3 s"), std::string::npos) << r.err;

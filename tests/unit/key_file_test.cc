@@ -240,7 +240,7 @@ TEST(KeyLine, PrivateKeyDoesNotBelongInAuthorizedKeys) {
 // for an options field followed by the key type "SEED", so the error is "unknown key type
 // \"<base64 seed>\"": the kEd25519PrivateType branch is never reached, and the secret seed is
 // copied into the error, which the daemon logs. Enable once fixed.
-TEST(KeyLine, DISABLED_BarePrivateKeyLineIsNamedAndTheSeedIsNotEchoed) {
+TEST(KeyLine, BarePrivateKeyLineIsNamedAndTheSeedIsNotEchoed) {
   const ClientKey key = generateKey(KeyType::Ed25519, "");
   AuthorizedKey ak;
   const Status s = parseAuthorizedLine(privateLine(key), ak);
@@ -564,7 +564,7 @@ TEST_F(KeyFileTest, AuthorizedKeysRefusesAPrivateKeyLine) {
   const Status s = loadAuthorizedKeys(p, keys);
   ASSERT_FALSE(s);
   EXPECT_THAT(s.message(), HasSubstr(p + ":2: "));
-  // The message itself: see KeyLine.DISABLED_BarePrivateKeyLineIsNamedAndTheSeedIsNotEchoed.
+  // The message itself: see KeyLine.BarePrivateKeyLineIsNamedAndTheSeedIsNotEchoed.
 }
 
 TEST_F(KeyFileTest, AuthorizedKeysRefusesAnUnknownOptionWithFileAndLine) {

@@ -1,0 +1,138 @@
+// The real Job (uv_spawn, process group, pipes, timers) driven on its own loop, without any
+// network: the cases where timing inside the daemon matters.
+#include "daemon/job.h"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <map>
+
+#include "tests/integration/harness.h"
+
+namespace rx {
+namespace {
+
+struct Recorder final : JobObserver {
+  std::map<rxpb::v1::Stream, std::string> output;
+  std::optional<rxpb::v1::ExecResult> result;
+  void onJobOutput(JobHandle&, rxpb::v1::Stream stream, std::string_view data) override {
+    output[stream].append(data);
+  }
+  void onJobStdinDrained(JobHandle&) override {}
+  void onJobFinished(JobHandle&, const rxpb::v1::ExecResult& r) override { result = r; }
+};
+
+class JobTest : public ::testing::Test {
+ protected:
+  void SetUp() override { uv_loop_init(&loop_); }
+  void TearDown() override {
+    // Every handle must be closed: the loop ends by itself and closes cleanly (libuv's rule).
+    uv_run(&loop_, UV_RUN_DEFAULT);
+    EXPECT_EQ(uv_loop_close(&loop_), 0);
+  }
+  JobSpec spec(std::vector<std::string> argv) {
+    JobSpec s;
+    s.exec_id = 1;
+    s.argv = std::move(argv);
+    s.env = {"PATH=/usr/bin:/bin"};
+    s.cwd = "/";
+    return s;
+  }
+  // Runs the loop until `done` holds; every loop turn is an event, so this waits on events.
+  template <typename F>
+  void runUntil(F done) {
+    while (!done() && uv_run(&loop_, UV_RUN_ONCE) != 0) {
+    }
+  }
+  uv_loop_t loop_{};
+};
+
+TEST_F(JobTest, ReportsExitCodeAndOutput) {
+  UvLauncher launcher(&loop_);
+  Recorder rec;
+  StartError err;
+  ASSERT_NE(launcher.start(spec({"sh", "-c", "echo out; echo err >&2; exit 5"}), &rec, err), nullptr);
+  runUntil([&] { return rec.result.has_value(); });
+  ASSERT_TRUE(rec.result);
+  EXPECT_EQ(rec.result->exit_code(), 5);
+  EXPECT_EQ(rec.output[rxpb::v1::STREAM_STDOUT], "out\n");
+  EXPECT_EQ(rec.output[rxpb::v1::STREAM_STDERR], "err\n");
+  EXPECT_EQ(rec.result->stdout_bytes(), 4u);
+}
+
+TEST_F(JobTest, StartFailureIsReportedAndFreesEverything) {
+  UvLauncher launcher(&loop_);
+  Recorder rec;
+  StartError err;
+  EXPECT_EQ(launcher.start(spec({"/no/such/program"}), &rec, err), nullptr);
+  EXPECT_EQ(err.reason, rxpb::v1::StartFailed::NOT_FOUND);
+  runUntil([&] { return launcher.liveJobs() == 0; });
+  EXPECT_EQ(launcher.liveJobs(), 0u);
+}
+
+TEST_F(JobTest, PausedOutputIsNotCutByTheDrainGrace) {
+  // Output waiting in the pipe because the client is slow is not a grandchild holding the
+  // pipe open: however short the drain grace, none of it may be lost.
+  UvLauncher launcher(&loop_);
+  Recorder rec;
+  StartError err;
+  JobSpec s = spec({"sh", "-c", "printf 'all of it'; exit 0"});
+  s.drain_grace_ms = 1;
+  JobHandle* job = launcher.start(s, &rec, err);
+  ASSERT_NE(job, nullptr);
+  job->pauseOutput();  // before the first read
+  // Wait for the child's exit itself: a pidfd becomes readable when it exits.
+  const int pidfd = static_cast<int>(syscall(SYS_pidfd_open, job->pid(), 0));
+  ASSERT_GE(pidfd, 0);
+  uv_poll_t poll;
+  bool exited = false;
+  uv_poll_init(&loop_, &poll, pidfd);
+  poll.data = &exited;
+  uv_poll_start(&poll, UV_READABLE, [](uv_poll_t* p, int, int) {
+    *static_cast<bool*>(p->data) = true;
+    uv_poll_stop(p);
+  });
+  runUntil([&] { return exited; });
+  uv_close(reinterpret_cast<uv_handle_t*>(&poll), nullptr);
+  // Give a 1 ms drain grace a hundred times its length to fire wrongly.
+  uv_timer_t wait;
+  bool waited = false;
+  uv_timer_init(&loop_, &wait);
+  wait.data = &waited;
+  uv_timer_start(
+      &wait, [](uv_timer_t* t) { *static_cast<bool*>(t->data) = true; }, 100, 0);
+  runUntil([&] { return waited; });
+  uv_close(reinterpret_cast<uv_handle_t*>(&wait), nullptr);
+  close(pidfd);
+  EXPECT_FALSE(rec.result) << "no result while output is still unread";
+  job->resumeOutput();
+  runUntil([&] { return rec.result.has_value(); });
+  ASSERT_TRUE(rec.result);
+  EXPECT_EQ(rec.result->exit_code(), 0);
+  EXPECT_EQ(rec.output[rxpb::v1::STREAM_STDOUT], "all of it");
+}
+
+TEST_F(JobTest, TerminateKillsTheGroupAfterTheGrace) {
+  UvLauncher launcher(&loop_);
+  Recorder rec;
+  StartError err;
+  JobSpec s = spec({"sh", "-c", "trap '' TERM; echo ready; sleep 312.101 & wait"});
+  s.kill_grace_ms = 50;
+  JobHandle* job = launcher.start(s, &rec, err);
+  ASSERT_NE(job, nullptr);
+  const pid_t pgid = job->pid();
+  runUntil([&] { return rec.output[rxpb::v1::STREAM_STDOUT] == "ready\n"; });  // the trap is set
+  job->terminate();
+  runUntil([&] { return rec.result.has_value(); });
+  ASSERT_TRUE(rec.result);
+  EXPECT_EQ(rec.result->signaled().name(), "KILL");
+  // Members may linger as zombies until init reaps them; none may still be running.
+  for (const auto& proc : rxtest::processes())
+    EXPECT_FALSE(proc.pgid == pgid && proc.state != 'Z')
+        << "still running: " << proc.pid << " " << proc.cmdline;
+}
+
+}  // namespace
+}  // namespace rx

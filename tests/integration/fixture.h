@@ -17,7 +17,7 @@ inline std::vector<std::string> concat(std::vector<std::string> a, const std::ve
 }
 
 class RexecTest : public ::testing::Test {
- protected:
+ public:  // shared with helper functions of the tests
   void SetUp() override {
     key_ = dir_.file("id");
     writeFile(dir_.file("authorized_keys"), makeKey(key_), 0600);

@@ -311,7 +311,7 @@ std::string readFile(const std::string& path) {
 Daemon::Daemon(const std::string& authorized_keys, const std::string& dir, Options options) {
   static int counter = 0;
   const std::string port_file = dir + "/port." + std::to_string(++counter);
-  std::vector<std::string> argv{rexecdPath(),    "--listen",    "127.0.0.1:0",     "--authorized-keys",
+  std::vector<std::string> argv{rexecdPath(),    "--listen",    options.listen,    "--authorized-keys",
                                 authorized_keys, "--host-key",  dir + "/host_key", "--port-file",
                                 port_file,       "--log-level", options.log_level};
   for (auto& a : options.extra_args) argv.push_back(a);

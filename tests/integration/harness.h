@@ -97,6 +97,7 @@ class Daemon {
   struct Options {
     std::vector<std::string> extra_args;
     std::string log_level = "debug";
+    std::string listen = "127.0.0.1:0";
   };
   Daemon(const std::string& authorized_keys, const std::string& dir, Options options);
   Daemon(const std::string& authorized_keys, const std::string& dir)

@@ -1,9 +1,10 @@
-// rexecd: options only; the daemon itself is in server/connection/session/job.
+// rexecd: start-up only (settings, keys, sockets); the daemon itself is in server/connection/
+// session/job. Exceptions are fine here and caught below; the event loop never throws.
 #include <pwd.h>
 #include <signal.h>
 #include <unistd.h>
 
-#include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -15,6 +16,8 @@
 #include "common/log.h"
 #include "daemon/host_key.h"
 #include "daemon/server.h"
+#include "daemon/service_manager.h"
+#include "daemon/settings.h"
 
 namespace {
 
@@ -31,104 +34,105 @@ rx::Status writePortFile(const std::string& path, const std::vector<uint16_t>& p
   return rx::Status::Ok();
 }
 
-int run(int argc, char** argv) {
-  CLI::App app{"rexecd: runs commands for authenticated rexec clients"};
-  std::vector<std::string> listen;
-  std::string authorized_keys = "/etc/rexecd/authorized_keys";
-  std::string host_key_path = "/etc/rexecd/host_key";
-  std::string init_host_key;
-  bool print_fingerprint = false;
-  std::string port_file;
-  std::string log_level = "info";
-  rx::SessionConfig config;
-  app.add_option("--listen", listen, "ADDR:PORT to listen on (repeatable; default 0.0.0.0:5512)");
-  app.add_option("--authorized-keys", authorized_keys, "file of keys allowed to run commands")
-      ->capture_default_str();
-  app.add_option("--host-key", host_key_path,
-                 "Ed25519 host key (PEM, mode 0600); made on first start if missing")
-      ->capture_default_str();
-  app.add_option("--init-host-key", init_host_key,
-                 "make a new host key in FILE, print its fingerprint, exit");
-  app.add_flag("--print-fingerprint", print_fingerprint,
-               "print the host key's fingerprint (for known_hosts), exit");
-  app.add_option("--port-file", port_file, "write the bound port(s) here once listening");
-  app.add_option("--kill-grace-ms", config.kill_grace_ms, "time between TERM and KILL")
-      ->capture_default_str();
-  app.add_option("--drain-grace-ms", config.drain_grace_ms,
-                 "time a command's output may stay open after it exited")
-      ->capture_default_str();
-  app.add_option("--accept-env", config.accept_env, "environment names clients may set (NAME or PREFIX*)");
-  app.add_option("--log-level", log_level, "error, warning, notice, info or debug")
-      ->check(CLI::IsMember({"error", "warning", "notice", "info", "debug"}))
-      ->capture_default_str();
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e);
-  }
-  const std::map<std::string, rx::log::Level> levels{{"error", rx::log::Level::Error},
-                                                     {"warning", rx::log::Level::Warning},
-                                                     {"notice", rx::log::Level::Notice},
-                                                     {"info", rx::log::Level::Info},
-                                                     {"debug", rx::log::Level::Debug}};
-  rx::log::setMaxLevel(levels.at(log_level));
-
-  rx::PkeyPtr host_key;
-  if (!init_host_key.empty()) {
-    if (auto s = rx::createHostKey(init_host_key, host_key); !s) {
-      std::fprintf(stderr, "rexecd: %s\n", s.message().c_str());
-      return 2;
-    }
-    std::printf("%s\n", rx::keyFingerprint(host_key.get()).c_str());
-    return 0;
-  }
-  if (print_fingerprint) {
-    if (auto s = rx::loadHostKey(host_key_path, host_key); !s) {
-      std::fprintf(stderr, "rexecd: %s\n", s.message().c_str());
-      return 2;
-    }
-    std::printf("%s\n", rx::keyFingerprint(host_key.get()).c_str());
-    return 0;
-  }
-  if (::access(host_key_path.c_str(), F_OK) != 0 && errno == ENOENT) {
-    if (auto s = rx::createHostKey(host_key_path, host_key); !s) {
-      std::fprintf(stderr, "rexecd: %s\n", s.message().c_str());
-      return 2;
-    }
-    rx::log::notice("created host key {} ({})", host_key_path, rx::keyFingerprint(host_key.get()));
-  } else if (auto s = rx::loadHostKey(host_key_path, host_key); !s) {
-    std::fprintf(stderr, "rexecd: %s\n", s.message().c_str());
-    return 2;
-  }
-  rx::SslCtxPtr tls;
-  if (auto s = rx::makeServerTlsContext(host_key.get(), tls); !s) {
-    std::fprintf(stderr, "rexecd: %s\n", s.message().c_str());
-    return 2;
-  }
-
+// Everything a running daemon takes from the settings and files, checked; the problems are
+// collected rather than stopping at the first (for --check-config and a failed SIGHUP reload).
+struct Loaded {
   std::vector<rx::HostPort> addresses;
+  std::shared_ptr<rx::KeySet> keys = std::make_shared<rx::KeySet>();
+  rx::PkeyPtr host_key;
+  bool host_key_missing = false;
+};
+
+std::vector<std::string> loadFiles(const rx::DaemonSettings& s, Loaded& out) {
+  std::vector<std::string> problems;
+  std::vector<std::string> listen = s.listen;
   if (listen.empty()) listen.push_back("0.0.0.0");
   for (const auto& l : listen) {
     rx::HostPort hp;
-    if (auto s = rx::parseHostPort(l, rx::kDefaultPort, hp); !s) {
-      std::fprintf(stderr, "rexecd: --listen %s: %s\n", l.c_str(), s.message().c_str());
+    if (auto st = rx::parseHostPort(l, rx::kDefaultPort, hp); !st)
+      problems.push_back(fmt::format("listen {}: {}", l, st.message()));
+    else
+      out.addresses.push_back(hp);
+  }
+  if (auto st = rx::loadAuthorizedKeys(s.authorized_keys, out.keys->keys); !st)
+    problems.push_back(st.message());
+  if (::access(s.host_key.c_str(), F_OK) != 0 && errno == ENOENT) {
+    out.host_key_missing = true;
+  } else if (auto st = rx::loadHostKey(s.host_key, out.host_key); !st) {
+    problems.push_back(st.message());
+  }
+  return problems;
+}
+
+void printProblems(const std::vector<std::string>& problems) {
+  for (const auto& p : problems) std::fprintf(stderr, "rexecd: %s\n", p.c_str());
+}
+
+int run(int argc, char** argv) {
+  const std::vector<std::string> args(argv + 1, argv + argc);
+  rx::DaemonSettings settings;
+  int exit_code = 0;
+  std::vector<std::string> problems;
+  if (rx::loadSettings(args, settings, exit_code, problems) == rx::SettingsOutcome::Exit) {
+    printProblems(problems);
+    // As `sshd -t`: --check-config answers 1 for any problem.
+    const bool checking = std::find(args.begin(), args.end(), "--check-config") != args.end();
+    return checking && !problems.empty() ? 1 : exit_code;
+  }
+  rx::log::setMaxLevel(settings.logLevel());
+
+  rx::PkeyPtr host_key;
+  if (!settings.init_host_key.empty()) {
+    if (auto s = rx::createHostKey(settings.init_host_key, host_key); !s) {
+      printProblems({s.message()});
       return 2;
     }
-    addresses.push_back(hp);
+    std::printf("%s\n", rx::keyFingerprint(host_key.get()).c_str());
+    return 0;
+  }
+  if (settings.print_fingerprint) {
+    if (auto s = rx::loadHostKey(settings.host_key, host_key); !s) {
+      printProblems({s.message()});
+      return 2;
+    }
+    std::printf("%s\n", rx::keyFingerprint(host_key.get()).c_str());
+    return 0;
   }
 
-  auto keys = std::make_shared<rx::KeySet>();
-  if (auto s = rx::loadAuthorizedKeys(authorized_keys, keys->keys); !s) {
-    std::fprintf(stderr, "rexecd: %s\n", s.message().c_str());
+  Loaded loaded;
+  problems = loadFiles(settings, loaded);
+  if (settings.check_config) {
+    printProblems(problems);
+    if (problems.empty())
+      std::printf("%s: OK (%zu authorized key(s)%s)\n", settings.config_path.c_str(),
+                  loaded.keys->keys.size(),
+                  loaded.host_key_missing ? "; the host key will be created on first start" : "");
+    return problems.empty() ? 0 : 1;
+  }
+  if (!problems.empty()) {
+    printProblems(problems);
     return 2;
   }
-  config.keys = keys;
+  if (loaded.host_key_missing) {
+    if (auto s = rx::createHostKey(settings.host_key, loaded.host_key); !s) {
+      printProblems({s.message()});
+      return 2;
+    }
+    rx::log::notice("created host key {} ({})", settings.host_key, rx::keyFingerprint(loaded.host_key.get()));
+  }
+  rx::SslCtxPtr tls;
+  if (auto s = rx::makeServerTlsContext(loaded.host_key.get(), tls); !s) {
+    printProblems({s.message()});
+    return 2;
+  }
+  rx::SessionConfig config = settings.session;
+  config.keys = loaded.keys;
   if (const passwd* pw = getpwuid(geteuid())) {
     config.user = pw->pw_name;
     config.home = pw->pw_dir;
     config.shell = pw->pw_shell;
   } else {
-    std::fprintf(stderr, "rexecd: no passwd entry for uid %u\n", geteuid());
+    printProblems({fmt::format("no passwd entry for uid {}", geteuid())});
     return 2;
   }
 
@@ -137,20 +141,47 @@ int run(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
 
   uv_loop_t* loop = uv_default_loop();
+  rx::ServiceManager service(loop);
   rx::Server server(loop, std::move(config), std::move(tls));
-  if (auto s = server.listen(addresses); !s) {
-    std::fprintf(stderr, "rexecd: %s\n", s.message().c_str());
+  const std::vector<int> inherited = rx::ServiceManager::inheritedListeners();
+  const rx::Status listening = inherited.empty() ? server.listen(loaded.addresses) : server.adopt(inherited);
+  if (!listening) {
+    printProblems({listening.message()});
     return 2;
   }
-  if (!port_file.empty()) {
-    if (auto s = writePortFile(port_file, server.boundPorts()); !s) {
-      std::fprintf(stderr, "rexecd: %s\n", s.message().c_str());
+  if (!settings.port_file.empty()) {
+    if (auto s = writePortFile(settings.port_file, server.boundPorts()); !s) {
+      printProblems({s.message()});
       return 2;
     }
   }
   server.installSignalHandlers();
-  rx::log::notice("rexecd ready with {} authorized key(s); host key {}", keys->keys.size(),
-                  rx::keyFingerprint(host_key.get()));
+  server.onStopping([&service] { service.stopping(); });
+  server.onStopped([&service] { service.close(); });
+  // SIGHUP: read the config and the authorized keys again; a bad reload keeps the old ones.
+  server.onReload([&service, &args, &server] {
+    service.reloading();
+    rx::DaemonSettings fresh;
+    int code = 0;
+    std::vector<std::string> why;
+    Loaded reloaded;
+    if (rx::loadSettings(args, fresh, code, why) == rx::SettingsOutcome::Run)
+      why = loadFiles(fresh, reloaded);
+    if (!why.empty()) {
+      for (const auto& w : why) rx::log::error("reload failed, keeping the running configuration: {}", w);
+    } else {
+      rx::log::setMaxLevel(fresh.logLevel());
+      server.reconfigure(fresh.session, reloaded.keys);
+      rx::log::notice("reloaded: {} authorized key(s)", reloaded.keys->keys.size());
+    }
+    service.ready(fmt::format("listening on {}; {} authorized key(s)",
+                              fmt::join(server.boundAddresses(), ", "), server.config().keys->keys.size()));
+  });
+  const std::string status = fmt::format("listening on {}; {} authorized key(s)",
+                                         fmt::join(server.boundAddresses(), ", "), loaded.keys->keys.size());
+  rx::log::notice("rexecd ready with {} authorized key(s); host key {}", loaded.keys->keys.size(),
+                  rx::keyFingerprint(loaded.host_key.get()));
+  service.ready(status);
   uv_run(loop, UV_RUN_DEFAULT);
   if (uv_loop_alive(loop)) {
     rx::log::notice("stopped (forced)");

@@ -35,21 +35,52 @@ Status Server::listen(const std::vector<HostPort>& addresses) {
     uv_tcp_init(loop_, tcp);
     tcp->data = this;
     listeners_.push_back(tcp);
-    int err = uv_tcp_bind(tcp, ai->ai_addr, ai->ai_family == AF_INET6 ? UV_TCP_IPV6ONLY : 0);
-    if (err == 0)
-      err = uv_listen(reinterpret_cast<uv_stream_t*>(tcp), 1024, [](uv_stream_t* s, int status) {
-        static_cast<Server*>(s->data)->onConnection(s, status);
-      });
+    const int err = uv_tcp_bind(tcp, ai->ai_addr, ai->ai_family == AF_INET6 ? UV_TCP_IPV6ONLY : 0);
     freeaddrinfo(res);
     if (err != 0) return Status::Error(fmt::format("listen {}:{}: {}", hp.host, hp.port, uv_strerror(err)));
-    sockaddr_storage bound{};
-    int len = sizeof bound;
-    uv_tcp_getsockname(tcp, reinterpret_cast<sockaddr*>(&bound), &len);
-    bound_.push_back(formatSockaddr(&bound));
-    ports_.push_back(ntohs(reinterpret_cast<sockaddr_in*>(&bound)->sin_port));
-    log::notice("listening on {}", bound_.back());
+    if (Status s = startListening(tcp); !s)
+      return Status::Error(fmt::format("listen {}:{}: {}", hp.host, hp.port, s.message()));
   }
   return Status::Ok();
+}
+
+Status Server::adopt(const std::vector<int>& fds) {
+  for (int fd : fds) {
+    auto* tcp = new uv_tcp_t;
+    uv_tcp_init(loop_, tcp);
+    tcp->data = this;
+    listeners_.push_back(tcp);
+    if (int err = uv_tcp_open(tcp, fd); err != 0)
+      return Status::Error(fmt::format("socket {} from systemd: {}", fd, uv_strerror(err)));
+    if (Status s = startListening(tcp); !s)
+      return Status::Error(fmt::format("socket {} from systemd: {}", fd, s.message()));
+  }
+  return Status::Ok();
+}
+
+Status Server::startListening(uv_tcp_t* tcp) {
+  const int err = uv_listen(reinterpret_cast<uv_stream_t*>(tcp), 1024, [](uv_stream_t* s, int status) {
+    static_cast<Server*>(s->data)->onConnection(s, status);
+  });
+  if (err != 0) return Status::Error(uv_strerror(err));
+  sockaddr_storage bound{};
+  int len = sizeof bound;
+  uv_tcp_getsockname(tcp, reinterpret_cast<sockaddr*>(&bound), &len);
+  bound_.push_back(formatSockaddr(&bound));
+  // sin_port and sin6_port sit at the same offset.
+  ports_.push_back(ntohs(reinterpret_cast<sockaddr_in*>(&bound)->sin_port));
+  log::notice("listening on {}", bound_.back());
+  return Status::Ok();
+}
+
+void Server::reconfigure(const SessionConfig& fresh, std::shared_ptr<const KeySet> keys) {
+  SessionConfig next = fresh;
+  next.keys = std::move(keys);
+  next.user = config_.user;
+  next.home = config_.home;
+  next.shell = config_.shell;
+  // Sessions hold a reference to config_: they see the new values from their next command on.
+  config_ = std::move(next);
 }
 
 void Server::onConnection(uv_stream_t* listener, int status) {
@@ -69,7 +100,16 @@ void Server::remove(Connection* conn) {
 void Server::installSignalHandlers() {
   uv_signal_init(loop_, &sigterm_);
   uv_signal_init(loop_, &sigint_);
-  sigterm_.data = sigint_.data = this;
+  uv_signal_init(loop_, &sighup_);
+  sigterm_.data = sigint_.data = sighup_.data = this;
+  uv_signal_start(
+      &sighup_,
+      [](uv_signal_t* s, int) {
+        auto* server = static_cast<Server*>(s->data);
+        log::notice("received SIGHUP, reloading");
+        if (server->on_reload_ && !server->stopping_) server->on_reload_();
+      },
+      SIGHUP);
   auto handler = [](uv_signal_t* s, int signum) {
     log::notice("received SIG{}, shutting down", signum == SIGTERM ? "TERM" : "INT");
     static_cast<Server*>(s->data)->stop();
@@ -84,6 +124,7 @@ void Server::installSignalHandlers() {
 void Server::stop() {
   if (stopping_) return;
   stopping_ = true;
+  if (on_stopping_) on_stopping_();
   for (uv_tcp_t* tcp : listeners_)
     uv_close(reinterpret_cast<uv_handle_t*>(tcp),
              [](uv_handle_t* h) { delete reinterpret_cast<uv_tcp_t*>(h); });
@@ -111,10 +152,16 @@ void Server::checkStopped() {
   const bool done = connections_.empty() && launcher_.liveJobs() == 0;
   if (!done && uv_now(loop_) < stop_deadline_ms_) return;
   if (!done) forceStop();
+  if (on_stopped_) {
+    auto cb = std::move(on_stopped_);
+    on_stopped_ = nullptr;
+    cb();
+  }
   if (signals_installed_) {
     signals_installed_ = false;
     uv_close(reinterpret_cast<uv_handle_t*>(&sigterm_), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&sigint_), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&sighup_), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&stop_timer_), nullptr);
   }
 }

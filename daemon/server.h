@@ -2,6 +2,7 @@
 // Listeners, the set of live connections, and orderly shutdown, all on one libuv loop.
 #include <uv.h>
 
+#include <functional>
 #include <memory>
 #include <set>
 #include <string>
@@ -27,11 +28,20 @@ class Server {
 
   // Start-up only: binds and listens on every address, or says which one failed.
   Status listen(const std::vector<HostPort>& addresses);
+  // Start-up only: listens on sockets handed over by systemd (socket activation).
+  Status adopt(const std::vector<int>& listening_fds);
   const std::vector<std::string>& boundAddresses() const { return bound_; }
   const std::vector<uint16_t>& boundPorts() const { return ports_; }
 
-  // Handles SIGTERM and SIGINT with stop(); call once the server is listening.
+  // Handles SIGTERM and SIGINT with stop(), SIGHUP with the reload callback; call once the
+  // server is listening.
   void installSignalHandlers();
+  void onStopping(std::function<void()> cb) { on_stopping_ = std::move(cb); }
+  void onStopped(std::function<void()> cb) { on_stopped_ = std::move(cb); }
+  void onReload(std::function<void()> cb) { on_reload_ = std::move(cb); }
+  // Applies reloaded settings: new connections and new commands use them; running commands
+  // keep going. The identity commands run as is kept.
+  void reconfigure(const SessionConfig& fresh, std::shared_ptr<const KeySet> keys);
   // Stop accepting, terminate running jobs, let their results go out, then let the loop end.
   // Bounded: after the deadline whatever remains is killed and closed.
   void stop();
@@ -47,6 +57,7 @@ class Server {
  private:
   static constexpr size_t kReadBufferSize = 256 * 1024;
   void onConnection(uv_stream_t* listener, int status);
+  Status startListening(uv_tcp_t* tcp);
   void checkStopped();
   void forceStop();
 
@@ -61,6 +72,8 @@ class Server {
   std::set<Connection*> connections_;
   uv_signal_t sigterm_{};
   uv_signal_t sigint_{};
+  uv_signal_t sighup_{};
+  std::function<void()> on_stopping_, on_stopped_, on_reload_;
   uv_timer_t stop_timer_{};
   bool signals_installed_ = false;
   bool stopping_ = false;

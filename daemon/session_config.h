@@ -21,7 +21,7 @@ struct KeySet {
 };
 
 struct SessionConfig {
-  std::shared_ptr<const KeySet> keys;
+  std::shared_ptr<const KeySet> keys;  // replaced whole on reload, never changed in place
   // Names a client may set in the command's environment; a trailing '*' matches any suffix.
   std::vector<std::string> accept_env{"LANG", "LC_*", "TZ", "TERM"};
   uint32_t kill_grace_ms = 2000;

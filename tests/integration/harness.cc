@@ -54,12 +54,14 @@ bool waitExit(pid_t pid, std::chrono::milliseconds timeout) {
   return r > 0;
 }
 
-pid_t spawn(const std::vector<std::string>& argv, int in_fd, int out_fd, int err_fd) {
+pid_t spawn(const std::vector<std::string>& argv, int in_fd, int out_fd, int err_fd,
+            const std::vector<std::string>& extra_env = {}, int fd3 = -1) {
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_adddup2(&fa, in_fd, 0);
   posix_spawn_file_actions_adddup2(&fa, out_fd, 1);
   posix_spawn_file_actions_adddup2(&fa, err_fd, 2);
+  if (fd3 >= 0) posix_spawn_file_actions_adddup2(&fa, fd3, 3);
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
   sigset_t none, all;
@@ -72,7 +74,13 @@ pid_t spawn(const std::vector<std::string>& argv, int in_fd, int out_fd, int err
   for (auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
   pid_t pid = -1;
-  const int err = posix_spawn(&pid, args[0], &fa, &attr, args.data(), environ);
+  std::vector<std::string> env_store;
+  for (char** e = environ; *e; ++e) env_store.push_back(*e);
+  for (auto& e : extra_env) env_store.push_back(e);
+  std::vector<char*> envp;
+  for (auto& e : env_store) envp.push_back(const_cast<char*>(e.c_str()));
+  envp.push_back(nullptr);
+  const int err = posix_spawn(&pid, args[0], &fa, &attr, args.data(), envp.data());
   posix_spawn_file_actions_destroy(&fa);
   posix_spawnattr_destroy(&attr);
   if (err != 0) throw std::runtime_error("posix_spawn " + argv[0] + ": " + std::strerror(err));
@@ -315,10 +323,18 @@ Daemon::Daemon(const std::string& authorized_keys, const std::string& dir, Optio
                                 authorized_keys, "--host-key",  dir + "/host_key", "--port-file",
                                 port_file,       "--log-level", options.log_level};
   for (auto& a : options.extra_args) argv.push_back(a);
+  if (options.activation_fd >= 0) {
+    // Socket activation as systemd does it: fd 3, LISTEN_FDS=1, LISTEN_PID = the daemon's own
+    // pid, which only a shell that then execs the daemon can know.
+    argv.erase(argv.begin() + 1, argv.begin() + 3);  // no --listen
+    std::string cmd = "LISTEN_PID=$$ LISTEN_FDS=1 exec";
+    for (auto& a : argv) cmd += " '" + a + "'";
+    argv = {"/bin/sh", "-c", cmd};
+  }
   int err[2];
   makePipe(err);
   const int devnull = ::open("/dev/null", O_RDWR | O_CLOEXEC);
-  pid_ = spawn(argv, devnull, devnull, err[1]);
+  pid_ = spawn(argv, devnull, devnull, err[1], options.env, options.activation_fd);
   ::close(devnull);
   ::close(err[1]);
   err_fd_ = err[0];

@@ -98,6 +98,8 @@ class Daemon {
     std::vector<std::string> extra_args;
     std::string log_level = "debug";
     std::string listen = "127.0.0.1:0";
+    std::vector<std::string> env;  // extra NAME=VALUE for the daemon's environment
+    int activation_fd = -1;        // a listening socket handed over as systemd would (fd 3)
   };
   Daemon(const std::string& authorized_keys, const std::string& dir, Options options);
   Daemon(const std::string& authorized_keys, const std::string& dir)

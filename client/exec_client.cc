@@ -225,7 +225,12 @@ void ExecClient::send(std::string bytes) {
 }
 
 void ExecClient::writeRaw(std::string bytes) {
-  if (finished_ || !connected_ || bytes.empty()) return;
+  if (finished_) return;
+  queueWrite(std::move(bytes));
+}
+
+void ExecClient::queueWrite(std::string bytes) {
+  if (!connected_ || bytes.empty()) return;
   auto* w = new WriteReq{{}, std::move(bytes), this};
   w->req.data = w;
   uv_buf_t buf = uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size()));
@@ -335,13 +340,40 @@ void ExecClient::finish(int status) {
   finished_ = true;
   exit_status_ = status;
   uv_cancel(reinterpret_cast<uv_req_t*>(&resolver_));
-  if (tcp_initialised_) closeHandle(reinterpret_cast<uv_handle_t*>(&tcp_));
-  closeHandle(reinterpret_cast<uv_handle_t*>(&connect_timer_));
   closeHandle(reinterpret_cast<uv_handle_t*>(&result_timer_));
   for (uv_signal_t* s : {&sig_int_, &sig_term_, &sig_hup_}) closeHandle(reinterpret_cast<uv_handle_t*>(s));
   if (stdin_) stdin_->close([] {});
   stdout_.close([] {});
   stderr_.close([] {});
+  if (!(tcp_initialised_ && connected_)) {
+    closeSocket();
+    return;
+  }
+  // A clean end: TLS close_notify, then a half-close once it is written. A peer that does not
+  // take it within a second does not hold us up.
+  if (secure_ && tls_) {
+    tls_->shutdown();
+    queueWrite(tls_->takeOutput());
+  }
+  uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
+  auto* req = new uv_shutdown_t;
+  req->data = this;
+  if (uv_shutdown(req, reinterpret_cast<uv_stream_t*>(&tcp_), [](uv_shutdown_t* r, int) {
+        auto* c = static_cast<ExecClient*>(r->data);
+        delete r;
+        c->closeSocket();
+      }) != 0) {
+    delete req;
+    closeSocket();
+    return;
+  }
+  uv_timer_start(
+      &connect_timer_, [](uv_timer_t* t) { static_cast<ExecClient*>(t->data)->closeSocket(); }, 1000, 0);
+}
+
+void ExecClient::closeSocket() {
+  if (tcp_initialised_) closeHandle(reinterpret_cast<uv_handle_t*>(&tcp_));
+  closeHandle(reinterpret_cast<uv_handle_t*>(&connect_timer_));
 }
 
 void ExecClient::closeHandle(uv_handle_t* handle) {

@@ -49,6 +49,8 @@ class ExecClient final : public ClientSessionHost {
   void onSocketRead(ssize_t nread, const uv_buf_t* buf);
   void flushTls();
   void writeRaw(std::string bytes);
+  void queueWrite(std::string bytes);  // also after finish (the final close_notify)
+  void closeSocket();
   void onSignal(int signum);
   void fail(const std::string& message);
   void finish(int status);

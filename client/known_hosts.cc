@@ -12,6 +12,7 @@
 
 #include <fmt/format.h>
 
+#include "common/file_perms.h"
 #include "common/limits.h"
 
 namespace rx {
@@ -30,11 +31,11 @@ std::string defaultKnownHostsPath() {
 Status lookupKnownHost(const std::string& path, const std::string& label, const std::string& fingerprint,
                        KnownHost& out) {
   out = KnownHost{};
-  std::ifstream in(path);
-  if (!in) {
-    if (errno == ENOENT) return Status::Ok();
-    return Status::Error(fmt::format("{}: {}", path, std::strerror(errno)));
-  }
+  if (::access(path.c_str(), F_OK) != 0 && errno == ENOENT) return Status::Ok();
+  // Whoever can write this file decides which servers we trust: refuse it when others can.
+  std::string text;
+  if (Status s = readCheckedFile(path, 16 * 1024 * 1024, FileAccess::NotWritable, text); !s) return s;
+  std::istringstream in(text);
   std::string line;
   int number = 0;
   while (std::getline(in, line)) {
@@ -117,7 +118,7 @@ std::function<bool(const std::string&)> terminalAsker() {
     char answer[16] = "";
     const bool got = std::fgets(answer, sizeof answer, tty) != nullptr;
     std::fclose(tty);
-    return got && std::strncmp(answer, "yes", 3) == 0;
+    return got && (std::strcmp(answer, "yes\n") == 0 || std::strcmp(answer, "yes") == 0);
   };
 }
 

@@ -18,8 +18,6 @@ namespace {
   std::abort();
 }
 
-constexpr size_t kSignatureSize = 64;
-
 }  // namespace
 
 std::string proofTranscript(ProofRole role, const ProofInput& in) {

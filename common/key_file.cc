@@ -1,5 +1,7 @@
 #include "common/key_file.h"
 
+#include <openssl/crypto.h>
+
 #include <fmt/format.h>
 
 #include "common/auth_proof.h"
@@ -163,6 +165,11 @@ Status parseAuthorizedLine(std::string_view line, AuthorizedKey& key) {
 Status loadKeyFile(const std::string& path, ClientKey& key) {
   std::string text;
   if (Status s = readPrivateFile(path, kMaxKeyFileSize, text); !s) return s;
+  // The file's text holds the secret too; do not leave it in freed memory.
+  struct Wipe {
+    std::string& s;
+    ~Wipe() { OPENSSL_cleanse(s.data(), s.size()); }
+  } wipe{text};
   int found = 0;
   Status s = forEachLine(text, [&](std::string_view line, int number) {
     if (++found > 1) return Status::Error(fmt::format("{}:{}: more than one key", path, number));

@@ -13,7 +13,8 @@ inline constexpr size_t kMaxFramePreAuth = 16 * 1024;
 inline constexpr size_t kMaxFramePostAuth = 1024 * 1024;
 
 inline constexpr size_t kNonceSize = 32;
-inline constexpr size_t kProofSize = 32;
+inline constexpr size_t kProofSize = 32;      // HMAC-SHA256
+inline constexpr size_t kSignatureSize = 64;  // Ed25519
 inline constexpr size_t kHmacKeySize = 32;
 inline constexpr size_t kMaxKeyIdSize = 64;
 

@@ -115,7 +115,9 @@ void Connection::onRead(ssize_t nread, const uv_buf_t* buf) {
     flushTls();  // handshake replies and alerts go out even when the session fails
     if (!s) {
       log::warning("{}: {}", peer_, s.message());
-      close();
+      // Tampering or garbage: end the commands, but let the TLS alert reach the peer.
+      if (session_) session_->onPeerClosed();
+      closeAfterFlush();
       return;
     }
     if (!session_ && tls_->handshakeDone()) {

@@ -197,12 +197,8 @@ void Job::onExit(int64_t exit_status, int term_signal) {
   term_signal_ = term_signal;
   uv_timer_stop(&timeout_timer_);
   // The leader is gone; its group may live on through grandchildren holding our pipes.
-  if (!(stdout_.eof && stderr_.eof) && grace_ == Grace::None) {
-    if (output_paused_)
-      grace_paused_ = Grace::KillAfterDrain;
-    else
-      armGrace(Grace::KillAfterDrain, spec_.drain_grace_ms);
-  }
+  if (!(stdout_.eof && stderr_.eof) && grace_ == Grace::None)
+    armDrainGrace(Grace::KillAfterDrain, spec_.drain_grace_ms);
   // Nobody will read the child's stdin any more.
   if (stdin_.open) {
     stdin_.open = false;
@@ -211,7 +207,19 @@ void Job::onExit(int64_t exit_status, int term_signal) {
   maybeFinish();
 }
 
-void Job::armGrace(Grace what, uint32_t ms) {
+void Job::armDrainGrace(Grace what, uint64_t ms) {
+  // Output still in the pipe is not a grandchild holding it open: while back-pressure keeps us
+  // from reading, the drain graces wait (with what is left of them), or a slow client would
+  // lose the tail of the output.
+  if (output_paused_) {
+    grace_paused_ = what;
+    grace_paused_left_ms_ = ms;
+    return;
+  }
+  armGrace(what, ms);
+}
+
+void Job::armGrace(Grace what, uint64_t ms) {
   grace_ = what;
   uv_timer_start(
       &grace_timer_, [](uv_timer_t* t) { static_cast<Job*>(t->data)->onGraceTimer(); }, ms, 0);
@@ -225,7 +233,7 @@ void Job::onGraceTimer() {
     case Grace::KillAfterDrain:
       signalGroup(SIGKILL);
       // A process that left the group (setsid) may still hold a pipe: cut it after one more grace.
-      if (exited_ && !(stdout_.eof && stderr_.eof)) armGrace(Grace::CutPipes, spec_.drain_grace_ms);
+      if (exited_ && !(stdout_.eof && stderr_.eof)) armDrainGrace(Grace::CutPipes, spec_.drain_grace_ms);
       break;
     case Grace::CutPipes:
       log::warning("exec {}: output still open after the group was killed; cutting it", spec_.exec_id);
@@ -310,14 +318,14 @@ void Job::closeStdin() {
 }
 
 void Job::pauseOutput() {
-  output_paused_ = true;
-  // Output still in the pipe is not a grandchild holding it open: the drain grace waits until
-  // we read again, or a slow client would lose the tail of the output.
-  if (grace_ == Grace::KillAfterDrain || grace_ == Grace::CutPipes) {
+  if (!output_paused_ && (grace_ == Grace::KillAfterDrain || grace_ == Grace::CutPipes)) {
+    // Hold the drain grace with what is left of it (see armDrainGrace).
+    grace_paused_left_ms_ = uv_timer_get_due_in(&grace_timer_);
     uv_timer_stop(&grace_timer_);
     grace_paused_ = grace_;
     grace_ = Grace::None;
   }
+  output_paused_ = true;
   for (Pipe* p : {&stdout_, &stderr_}) {
     if (p->reading) {
       uv_read_stop(reinterpret_cast<uv_stream_t*>(&p->handle));
@@ -331,7 +339,7 @@ void Job::resumeOutput() {
   startReading(stdout_);
   startReading(stderr_);
   if (grace_paused_ != Grace::None && grace_ == Grace::None && !finished_)
-    armGrace(grace_paused_, spec_.drain_grace_ms);
+    armGrace(grace_paused_, grace_paused_left_ms_);
   grace_paused_ = Grace::None;
 }
 

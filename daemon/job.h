@@ -70,7 +70,8 @@ class Job final : public JobHandle {
   void onExit(int64_t exit_status, int term_signal);
   void onGraceTimer();
   void onTimeout();
-  void armGrace(Grace what, uint32_t ms);
+  void armGrace(Grace what, uint64_t ms);
+  void armDrainGrace(Grace what, uint64_t ms);
   void maybeFinish();
   void closeHandle(uv_handle_t* handle);
   void closeAll();
@@ -98,6 +99,7 @@ class Job final : public JobHandle {
   int term_signal_ = 0;
   Grace grace_ = Grace::None;
   Grace grace_paused_ = Grace::None;  // a drain grace put on hold by back-pressure
+  uint64_t grace_paused_left_ms_ = 0;
   size_t stdin_queued_ = 0;
   uint64_t start_ns_ = 0;
   std::unique_ptr<char[]> read_buffer_;

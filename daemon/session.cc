@@ -179,7 +179,8 @@ void Session::handleAuth(const rxpb::v1::AuthResponse& auth) {
     fail("unknown feature bits", "unsupported feature bits requested");
     return;
   }
-  if (!validKeyId(auth.key_id()) || auth.client_nonce().size() != kNonceSize || auth.proof().size() > 128) {
+  if (!validKeyId(auth.key_id()) || auth.client_nonce().size() != kNonceSize ||
+      (auth.proof().size() != kProofSize && auth.proof().size() != kSignatureSize)) {
     fail("malformed AuthResponse", "malformed authentication message");
     return;
   }
@@ -187,6 +188,10 @@ void Session::handleAuth(const rxpb::v1::AuthResponse& auth) {
   const ProofInput in{server_nonce_, auth.client_nonce(), channel_binding_, auth.key_id()};
   if (key == nullptr) {
     fail("unknown key", "authentication failed");
+    return;
+  }
+  if (auth.proof().size() != (key->type == KeyType::Ed25519 ? kSignatureSize : kProofSize)) {
+    fail("proof of the wrong size for the key type", "authentication failed");
     return;
   }
   if (!checkClientProof(*key, in, auth.proof())) {

@@ -3,17 +3,21 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include <CLI/CLI.hpp>
+#include <sys/resource.h>
+
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <map>
 #include <memory>
 
 #include "common/key_file.h"
 #include "common/limits.h"
 #include "common/log.h"
 #include "daemon/host_key.h"
+#include "daemon/options.h"
 #include "daemon/server.h"
 
 namespace {
@@ -31,47 +35,36 @@ rx::Status writePortFile(const std::string& path, const std::vector<uint16_t>& p
   return rx::Status::Ok();
 }
 
+// Each connection holds a descriptor and each command two or three: raise the soft limit far
+// enough for --max-connections (the hard limit is the administrator's). Commands inherit the raised
+// soft limit, so it is raised only as far as needed, never to the hard limit blindly.
+void raiseDescriptorLimit(size_t max_connections) {
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+  const rlim_t want = static_cast<rlim_t>(max_connections) + 1024;
+  if (rl.rlim_cur >= want) return;
+  const rlim_t old = rl.rlim_cur;
+  rl.rlim_cur = rl.rlim_max == RLIM_INFINITY ? want : std::min(want, rl.rlim_max);
+  if (rl.rlim_cur > old && setrlimit(RLIMIT_NOFILE, &rl) != 0) rl.rlim_cur = old;
+  if (rl.rlim_cur < want)
+    rx::log::warning(
+        "open-file limit {} (hard limit {}) is below --max-connections {} + 1024; accepts will "
+        "fail before that many connections",
+        static_cast<uint64_t>(rl.rlim_cur), static_cast<uint64_t>(rl.rlim_max), max_connections);
+}
+
 int run(int argc, char** argv) {
-  CLI::App app{"rexecd: runs commands for authenticated rexec clients"};
-  std::vector<std::string> listen;
-  std::string authorized_keys = "/etc/rexecd/authorized_keys";
-  std::string host_key_path = "/etc/rexecd/host_key";
-  std::string init_host_key;
-  bool print_fingerprint = false;
-  std::string port_file;
-  std::string log_level = "info";
-  rx::SessionConfig config;
-  app.add_option("--listen", listen, "ADDR:PORT to listen on (repeatable; default 0.0.0.0:5512)");
-  app.add_option("--authorized-keys", authorized_keys, "file of keys allowed to run commands")
-      ->capture_default_str();
-  app.add_option("--host-key", host_key_path,
-                 "Ed25519 host key (PEM, mode 0600); made on first start if missing")
-      ->capture_default_str();
-  app.add_option("--init-host-key", init_host_key,
-                 "make a new host key in FILE, print its fingerprint, exit");
-  app.add_flag("--print-fingerprint", print_fingerprint,
-               "print the host key's fingerprint (for known_hosts), exit");
-  app.add_option("--port-file", port_file, "write the bound port(s) here once listening");
-  app.add_option("--kill-grace-ms", config.kill_grace_ms, "time between TERM and KILL")
-      ->capture_default_str();
-  app.add_option("--drain-grace-ms", config.drain_grace_ms,
-                 "time a command's output may stay open after it exited")
-      ->capture_default_str();
-  app.add_option("--accept-env", config.accept_env, "environment names clients may set (NAME or PREFIX*)");
-  app.add_option("--log-level", log_level, "error, warning, notice, info or debug")
-      ->check(CLI::IsMember({"error", "warning", "notice", "info", "debug"}))
-      ->capture_default_str();
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e);
-  }
+  rx::DaemonOptions opts;
+  if (auto exit_code = rx::parseDaemonOptions(argc, argv, opts)) return *exit_code;
   const std::map<std::string, rx::log::Level> levels{{"error", rx::log::Level::Error},
                                                      {"warning", rx::log::Level::Warning},
                                                      {"notice", rx::log::Level::Notice},
                                                      {"info", rx::log::Level::Info},
                                                      {"debug", rx::log::Level::Debug}};
-  rx::log::setMaxLevel(levels.at(log_level));
+  rx::log::setMaxLevel(levels.at(opts.log_level));
+  const std::string& init_host_key = opts.init_host_key;
+  const std::string& host_key_path = opts.host_key;
+  rx::SessionConfig& config = opts.session;
 
   rx::PkeyPtr host_key;
   if (!init_host_key.empty()) {
@@ -82,7 +75,7 @@ int run(int argc, char** argv) {
     std::printf("%s\n", rx::keyFingerprint(host_key.get()).c_str());
     return 0;
   }
-  if (print_fingerprint) {
+  if (opts.print_fingerprint) {
     if (auto s = rx::loadHostKey(host_key_path, host_key); !s) {
       std::fprintf(stderr, "rexecd: %s\n", s.message().c_str());
       return 2;
@@ -107,8 +100,8 @@ int run(int argc, char** argv) {
   }
 
   std::vector<rx::HostPort> addresses;
-  if (listen.empty()) listen.push_back("0.0.0.0");
-  for (const auto& l : listen) {
+  if (opts.listen.empty()) opts.listen.push_back("0.0.0.0");
+  for (const auto& l : opts.listen) {
     rx::HostPort hp;
     if (auto s = rx::parseHostPort(l, rx::kDefaultPort, hp); !s) {
       std::fprintf(stderr, "rexecd: --listen %s: %s\n", l.c_str(), s.message().c_str());
@@ -118,7 +111,7 @@ int run(int argc, char** argv) {
   }
 
   auto keys = std::make_shared<rx::KeySet>();
-  if (auto s = rx::loadAuthorizedKeys(authorized_keys, keys->keys); !s) {
+  if (auto s = rx::loadAuthorizedKeys(opts.authorized_keys, keys->keys); !s) {
     std::fprintf(stderr, "rexecd: %s\n", s.message().c_str());
     return 2;
   }
@@ -135,15 +128,16 @@ int run(int argc, char** argv) {
   // Writes to a vanished client must fail with EPIPE, not kill the daemon. (libuv resets
   // signal dispositions in every child it spawns.)
   signal(SIGPIPE, SIG_IGN);
+  raiseDescriptorLimit(opts.limits.admission.max_connections);
 
   uv_loop_t* loop = uv_default_loop();
-  rx::Server server(loop, std::move(config), std::move(tls));
+  rx::Server server(loop, std::move(config), opts.limits, std::move(tls));
   if (auto s = server.listen(addresses); !s) {
     std::fprintf(stderr, "rexecd: %s\n", s.message().c_str());
     return 2;
   }
-  if (!port_file.empty()) {
-    if (auto s = writePortFile(port_file, server.boundPorts()); !s) {
+  if (!opts.port_file.empty()) {
+    if (auto s = writePortFile(opts.port_file, server.boundPorts()); !s) {
       std::fprintf(stderr, "rexecd: %s\n", s.message().c_str());
       return 2;
     }

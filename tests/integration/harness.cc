@@ -378,6 +378,13 @@ std::optional<std::string> Daemon::waitForLog(const std::vector<std::string>& ne
   return found;
 }
 
+bool Daemon::waitForLogState(const std::function<bool(const std::vector<std::string>&)>& done,
+                             std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mu_);
+  cv_.wait_for(lock, timeout, [&] { return done(lines_) || eof_; });
+  return done(lines_);
+}
+
 std::vector<std::string> Daemon::logLines() {
   std::lock_guard lock(mu_);
   return lines_;
@@ -438,6 +445,22 @@ std::vector<ProcInfo> processes() {
   }
   ::closedir(d);
   return out;
+}
+
+bool waitGroupGone(pid_t pgid, std::chrono::milliseconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  // Bounded: a group being killed cannot grow for long.
+  for (int round = 0; round < 100; ++round) {
+    std::vector<pid_t> alive;
+    for (const auto& p : processes())
+      if (p.pgid == pgid && p.state != 'Z' && p.state != 'X') alive.push_back(p.pid);
+    if (alive.empty()) return true;
+    for (pid_t pid : alive) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+      if (left.count() <= 0 || !waitExit(pid, left)) return false;
+    }
+  }
+  return false;
 }
 
 static std::optional<long> statusField(pid_t pid, const std::string& field) {

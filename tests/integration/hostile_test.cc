@@ -15,7 +15,17 @@
 namespace rxtest {
 namespace {
 
-using HostileTest = RexecTest;
+// Every hostile connection here comes from 127.0.0.1, as does the well-behaved client after it:
+// no penalty after a failed authentication (limits_test.cc tests those), and room for the burst
+// of 200 concurrent handshakes below.
+class HostileTest : public RexecTest {
+ protected:
+  Daemon::Options daemonOptions() override {
+    Daemon::Options o;
+    o.extra_args = {"--auth-penalty", "0", "--max-startups", "400", "--per-source-max-startups", "400"};
+    return o;
+  }
+};
 
 // A TLS connection that has read the server's challenge.
 struct Raw {

@@ -1,5 +1,7 @@
 #include "daemon/connection.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "common/log.h"
@@ -19,23 +21,34 @@ Connection* Connection::accept(Server& server, uv_stream_t* listener) {
   auto* conn = new Connection(server);
   uv_tcp_init(server.loop(), &conn->tcp_);
   uv_timer_init(server.loop(), &conn->timer_);
-  conn->tcp_.data = conn->timer_.data = conn;
-  conn->open_handles_ = 2;
+  uv_timer_init(server.loop(), &conn->stall_timer_);
+  conn->tcp_.data = conn->timer_.data = conn->stall_timer_.data = conn;
+  conn->open_handles_ = 3;
   if (int err = uv_accept(listener, reinterpret_cast<uv_stream_t*>(&conn->tcp_)); err != 0) {
     log::warning("accept: {}", uv_strerror(err));
     conn->close();
     return nullptr;
   }
-  configureTcp(&conn->tcp_);
   sockaddr_storage addr{};
   int len = sizeof addr;
-  if (uv_tcp_getpeername(&conn->tcp_, reinterpret_cast<sockaddr*>(&addr), &len) == 0)
+  if (uv_tcp_getpeername(&conn->tcp_, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
     conn->peer_ = formatSockaddr(&addr);
-  else
+    conn->source_ = SourceAddress::fromSockaddr(&addr);
+  } else {
     conn->peer_ = "unknown-peer";
+  }
+  // Refused: closed at once, before any TLS work.
+  if (!server.admit(conn, conn->source_, conn->peer_)) {
+    conn->close();
+    return nullptr;
+  }
+  conn->admitted_ = true;
+  configureTcp(&conn->tcp_);
   conn->tls_ = std::make_unique<TlsEngine>(server.tlsContext(), TlsEngine::Role::Server);
-  server.add(conn);
   log::debug("{}: connected", conn->peer_);
+  uv_timer_start(
+      &conn->timer_, [](uv_timer_t* t) { static_cast<Connection*>(t->data)->onLoginGraceExpired(); },
+      server.limits().login_grace_ms, 0);
   conn->applyReading();
   return conn;
 }
@@ -51,12 +64,68 @@ void Connection::close() {
   auto closed = [](uv_handle_t* h) { static_cast<Connection*>(h->data)->onHandleClosed(); };
   uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), closed);
   uv_close(reinterpret_cast<uv_handle_t*>(&timer_), closed);
+  uv_close(reinterpret_cast<uv_handle_t*>(&stall_timer_), closed);
 }
 
 void Connection::onHandleClosed() {
   if (--open_handles_ > 0) return;
-  server_.remove(this);
+  server_.remove(this, source_, admitted_, authenticated_);
   delete this;
+}
+
+void Connection::onLoginGraceExpired() {
+  if (closing_ || authenticated_ || lingering_) return;
+  log::notice("{}: not authenticated within the login grace time ({:g} s); closing", peer_,
+              static_cast<double>(server_.limits().login_grace_ms) / 1000.0);
+  close();
+}
+
+void Connection::onAuthenticated() {
+  authenticated_ = true;
+  if (!lingering_) uv_timer_stop(&timer_);
+  server_.onAuthenticated(source_);
+}
+
+void Connection::onAuthenticationFailed() { server_.onAuthenticationFailed(source_, peer_); }
+
+uint64_t Connection::bytesWritten() const {
+  return enqueued_total_ - uv_stream_get_write_queue_size(reinterpret_cast<const uv_stream_t*>(&tcp_));
+}
+
+void Connection::watchForStall() {
+  const uint64_t timeout = server_.limits().stall_timeout_ms;
+  if (timeout == 0 || stall_watch_ || closing_ || queued_ == 0) return;
+  stall_watch_ = true;
+  written_at_check_ = bytesWritten();
+  progress_ms_ = uv_now(server_.loop());
+  // Checked four times per timeout: a stall is acted on between 1 and 1.25 timeouts after the
+  // last byte went out, without restarting a timer on every write.
+  const uint64_t every = std::max<uint64_t>(timeout / 4, 1);
+  uv_timer_start(
+      &stall_timer_, [](uv_timer_t* t) { static_cast<Connection*>(t->data)->checkStall(); }, every, every);
+}
+
+void Connection::checkStall() {
+  if (closing_) return;
+  if (queued_ == 0) {
+    stall_watch_ = false;
+    uv_timer_stop(&stall_timer_);
+    return;
+  }
+  const uint64_t now = uv_now(server_.loop());
+  if (const uint64_t written = bytesWritten(); written != written_at_check_) {
+    written_at_check_ = written;
+    progress_ms_ = now;
+    return;
+  }
+  const uint64_t timeout = server_.limits().stall_timeout_ms;
+  if (now - progress_ms_ < timeout) return;
+  log::warning(
+      "{}: client stopped reading: {} bytes queued and none taken for {:g} s (--stall-timeout); "
+      "terminating its commands and closing",
+      peer_, queued_, static_cast<double>(timeout) / 1000.0);
+  if (session_) session_->abort("client stopped reading");
+  close();
 }
 
 void Connection::linger() {
@@ -158,7 +227,8 @@ void Connection::writeRaw(std::string bytes) {
   auto* w = new WriteReq{{}, std::move(bytes), this};
   w->req.data = w;
   uv_buf_t buf = uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size()));
-  queued_ += w->data.size();
+  const size_t size = w->data.size();
+  queued_ += size;
   const int err =
       uv_write(&w->req, reinterpret_cast<uv_stream_t*>(&tcp_), &buf, 1, [](uv_write_t* req, int status) {
         auto* done = static_cast<WriteReq*>(req->data);
@@ -168,16 +238,23 @@ void Connection::writeRaw(std::string bytes) {
         conn->onWriteDone(n, status);
       });
   if (err != 0) {
-    queued_ -= w->data.size();
+    queued_ -= size;
     delete w;
     log::info("{}: write: {}", peer_, uv_strerror(err));
     close();
+    return;
   }
+  enqueued_total_ += size;
+  watchForStall();
 }
 
 void Connection::onWriteDone(size_t bytes, int status) {
   queued_ -= bytes;
   if (closing_) return;
+  if (queued_ == 0 && stall_watch_) {
+    stall_watch_ = false;
+    uv_timer_stop(&stall_timer_);
+  }
   if (status != 0) {
     log::info("{}: write: {}", peer_, uv_strerror(status));
     close();

@@ -1,8 +1,12 @@
 #pragma once
 // One accepted TCP connection: owns its uv_tcp_t, the TLS engine between the socket and the
 // protocol, and the Session that speaks the protocol once the TLS handshake is done.
-// close() is idempotent; the object is freed only in the handle's close callback (STYLE.md 4),
-// so after calling close() from a callback, return at once.
+// close() is idempotent; the object is freed only after the close callbacks of all its handles
+// (STYLE.md 4), so after calling close() from a callback, return at once.
+//
+// Timers: `timer_` is the login grace from accept to authenticated, and then the lingering close
+// (the two never overlap: linger starts only once the session is over); `stall_timer_` runs while
+// the write queue is not empty, and closes a client that has stopped reading.
 #include <uv.h>
 
 #include <memory>
@@ -10,6 +14,7 @@
 
 #include "common/tls_engine.h"
 #include "daemon/session.h"
+#include "daemon/source_address.h"
 
 namespace rx {
 
@@ -30,6 +35,8 @@ class Connection final : public SessionHost {
   size_t queuedBytes() const override { return queued_; }
   void setReading(bool on) override;
   void closeAfterFlush() override;
+  void onAuthenticated() override;
+  void onAuthenticationFailed() override;
 
  private:
   struct WriteReq;
@@ -46,15 +53,29 @@ class Connection final : public SessionHost {
   // the final frames on their way.
   void linger();
   void onHandleClosed();
+  void onLoginGraceExpired();
+  // Bytes the kernel has taken from us so far (queued ones not yet included).
+  uint64_t bytesWritten() const;
+  void watchForStall();
+  void checkStall();
 
   Server& server_;
   uv_tcp_t tcp_{};
   uv_timer_t timer_{};
+  uv_timer_t stall_timer_{};
   int open_handles_ = 0;
+  SourceAddress source_;
   std::unique_ptr<TlsEngine> tls_;
   std::unique_ptr<Session> session_;  // created when the TLS handshake completes
   std::string peer_;
   size_t queued_ = 0;
+  uint64_t enqueued_total_ = 0;
+  // Stall watch: bytesWritten() at the last check, and when it last grew.
+  bool stall_watch_ = false;
+  uint64_t written_at_check_ = 0;
+  uint64_t progress_ms_ = 0;
+  bool admitted_ = false;
+  bool authenticated_ = false;
   bool want_reading_ = true;
   bool reading_ = false;
   bool closing_ = false;

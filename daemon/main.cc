@@ -2,6 +2,7 @@
 // session/job. Exceptions are fine here and caught below; the event loop never throws.
 #include <pwd.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -32,6 +33,24 @@ rx::Status writePortFile(const std::string& path, const std::vector<uint16_t>& p
   if (std::rename(tmp.c_str(), path.c_str()) != 0)
     return rx::Status::Error(fmt::format("{}: {}", path, std::strerror(errno)));
   return rx::Status::Ok();
+}
+
+// Each connection holds a descriptor and each command two or three: raise the soft limit far
+// enough for --max-connections (the hard limit is the administrator's). Commands inherit the raised
+// soft limit, so it is raised only as far as needed, never to the hard limit blindly.
+void raiseDescriptorLimit(size_t max_connections) {
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+  const rlim_t want = static_cast<rlim_t>(max_connections) + 1024;
+  if (rl.rlim_cur >= want) return;
+  const rlim_t old = rl.rlim_cur;
+  rl.rlim_cur = rl.rlim_max == RLIM_INFINITY ? want : std::min(want, rl.rlim_max);
+  if (rl.rlim_cur > old && setrlimit(RLIMIT_NOFILE, &rl) != 0) rl.rlim_cur = old;
+  if (rl.rlim_cur < want)
+    rx::log::warning(
+        "open-file limit {} (hard limit {}) is below --max-connections {} + 1024; accepts will "
+        "fail before that many connections",
+        static_cast<uint64_t>(rl.rlim_cur), static_cast<uint64_t>(rl.rlim_max), max_connections);
 }
 
 // Everything a running daemon takes from the settings and files, checked; the problems are
@@ -142,7 +161,8 @@ int run(int argc, char** argv) {
 
   uv_loop_t* loop = uv_default_loop();
   rx::ServiceManager service(loop);
-  rx::Server server(loop, std::move(config), std::move(tls));
+  raiseDescriptorLimit(settings.limits.admission.max_connections);
+  rx::Server server(loop, std::move(config), settings.limits, std::move(tls));
   const std::vector<int> inherited = rx::ServiceManager::inheritedListeners();
   const rx::Status listening = inherited.empty() ? server.listen(loaded.addresses) : server.adopt(inherited);
   if (!listening) {
@@ -171,7 +191,7 @@ int run(int argc, char** argv) {
       for (const auto& w : why) rx::log::error("reload failed, keeping the running configuration: {}", w);
     } else {
       rx::log::setMaxLevel(fresh.logLevel());
-      server.reconfigure(fresh.session, reloaded.keys);
+      server.reconfigure(fresh.session, fresh.limits, reloaded.keys);
       rx::log::notice("reloaded: {} authorized key(s)", reloaded.keys->keys.size());
     }
     service.ready(fmt::format("listening on {}; {} authorized key(s)",

@@ -2,6 +2,8 @@
 
 #include <netdb.h>
 
+#include <random>
+
 #include <fmt/format.h>
 
 #include "common/log.h"
@@ -9,9 +11,25 @@
 
 namespace rx {
 
-Server::Server(uv_loop_t* loop, SessionConfig config, SslCtxPtr tls)
+namespace {
+
+// The dice for random early drop. Not a secret: knowing it only tells an attacker which of its
+// own connections are refused.
+uint32_t rollPercent() {
+  static std::mt19937 rng{std::random_device{}()};
+  return std::uniform_int_distribution<uint32_t>(0, 99)(rng);
+}
+
+std::string seconds(uint64_t ms) { return fmt::format("{}", (ms + 999) / 1000); }
+
+}  // namespace
+
+Server::Server(uv_loop_t* loop, SessionConfig config, ServerLimits limits, SslCtxPtr tls)
     : loop_(loop),
       config_(std::move(config)),
+      limits_(limits),
+      source_limits_(
+          limits.admission, [loop] { return uv_now(loop); }, rollPercent),
       tls_(std::move(tls)),
       launcher_(loop),
       read_buffer_(new char[kReadBufferSize]) {}
@@ -73,7 +91,11 @@ Status Server::startListening(uv_tcp_t* tcp) {
   return Status::Ok();
 }
 
-void Server::reconfigure(const SessionConfig& fresh, std::shared_ptr<const KeySet> keys) {
+void Server::reconfigure(const SessionConfig& fresh, const ServerLimits& limits,
+                         std::shared_ptr<const KeySet> keys) {
+  // New connections get the new grace and stall timeouts; connections already open keep theirs.
+  limits_ = limits;
+  source_limits_.setConfig(limits.admission);
   SessionConfig next = fresh;
   next.keys = std::move(keys);
   next.user = config_.user;
@@ -85,15 +107,72 @@ void Server::reconfigure(const SessionConfig& fresh, std::shared_ptr<const KeySe
 
 void Server::onConnection(uv_stream_t* listener, int status) {
   if (status != 0) {
-    log::warning("accept: {}", uv_strerror(status));
+    // Out of descriptors, typically: libuv has already accepted and closed the pending ones.
+    logRefusal(accept_error_log_, fmt::format("accept: {}", uv_strerror(status)));
     return;
   }
   if (stopping_) return;
   Connection::accept(*this, listener);
 }
 
-void Server::remove(Connection* conn) {
-  connections_.erase(conn);
+void Server::logRefusal(LogThrottle& throttle, const std::string& line) {
+  uint64_t held_back = 0;
+  if (!throttle.allow(uv_now(loop_), held_back)) return;
+  if (held_back > 0)
+    log::notice("{} ({} more like this not logged)", line, held_back);
+  else
+    log::notice("{}", line);
+}
+
+bool Server::admit(Connection* conn, const SourceAddress& source, const std::string& peer) {
+  using V = SourceLimits::Verdict;
+  const SourceLimits::Decision d = source_limits_.admit(source);
+  switch (d.verdict) {
+    case V::Admit:
+      connections_.insert(conn);
+      return true;
+    case V::TooManyConnections:
+      logRefusal(max_connections_log_, fmt::format("{} refused: {} connections open (--max-connections {})",
+                                                   peer, d.count, limits_.admission.max_connections));
+      return false;
+    case V::Penalized:
+      log::notice("source {} refused: penalty for failed authentication, {} s left", source.toString(),
+                  seconds(d.penalty_left_ms));
+      return false;
+    case V::TooManyFromSource:
+      logRefusal(per_source_log_,
+                 fmt::format("{} refused: {} unauthenticated connections from source {} "
+                             "(--per-source-max-startups {})",
+                             peer, d.count, source.toString(), limits_.admission.per_source_max_startups));
+      return false;
+    case V::StartupsFull:
+      logRefusal(startups_log_, fmt::format("{} refused: {} unauthenticated connections (--max-startups {})",
+                                            peer, d.count, toString(limits_.admission.max_startups)));
+      return false;
+    case V::RandomEarlyDrop:
+      logRefusal(startups_log_,
+                 fmt::format("{} refused: {} unauthenticated connections, random early drop at {}% "
+                             "(--max-startups {})",
+                             peer, d.count, d.drop_percent, toString(limits_.admission.max_startups)));
+      return false;
+  }
+  return false;
+}
+
+void Server::onAuthenticated(const SourceAddress& source) { source_limits_.authenticated(source); }
+
+void Server::onAuthenticationFailed(const SourceAddress& source, const std::string& peer) {
+  const uint64_t ms = source_limits_.authenticationFailed(source);
+  if (ms > 0)
+    log::notice("{}: source {} penalized for {} s after failed authentication", peer, source.toString(),
+                seconds(ms));
+}
+
+void Server::remove(Connection* conn, const SourceAddress& source, bool admitted, bool authenticated) {
+  if (admitted) {
+    connections_.erase(conn);
+    source_limits_.closed(source, authenticated);
+  }
   if (stopping_) checkStopped();
 }
 

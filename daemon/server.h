@@ -12,7 +12,10 @@
 #include "common/status.h"
 #include "common/tls_engine.h"
 #include "daemon/job.h"
+#include "daemon/log_throttle.h"
+#include "daemon/server_limits.h"
 #include "daemon/session_config.h"
+#include "daemon/source_limits.h"
 
 namespace rx {
 
@@ -21,7 +24,7 @@ class Connection;
 class Server {
  public:
   // `tls` is the server TLS context made from the host key (start-up).
-  Server(uv_loop_t* loop, SessionConfig config, SslCtxPtr tls);
+  Server(uv_loop_t* loop, SessionConfig config, ServerLimits limits, SslCtxPtr tls);
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
@@ -41,7 +44,8 @@ class Server {
   void onReload(std::function<void()> cb) { on_reload_ = std::move(cb); }
   // Applies reloaded settings: new connections and new commands use them; running commands
   // keep going. The identity commands run as is kept.
-  void reconfigure(const SessionConfig& fresh, std::shared_ptr<const KeySet> keys);
+  void reconfigure(const SessionConfig& fresh, const ServerLimits& limits,
+                   std::shared_ptr<const KeySet> keys);
   // Stop accepting, terminate running jobs, let their results go out, then let the loop end.
   // Bounded: after the deadline whatever remains is killed and closed.
   void stop();
@@ -49,10 +53,16 @@ class Server {
   uv_loop_t* loop() const { return loop_; }
   Launcher& launcher() { return launcher_; }
   const SessionConfig& config() const { return config_; }
+  const ServerLimits& limits() const { return limits_; }
   SSL_CTX* tlsContext() const { return tls_.get(); }
   uv_buf_t readBuffer() { return uv_buf_init(read_buffer_.get(), kReadBufferSize); }
-  void add(Connection* conn) { connections_.insert(conn); }
-  void remove(Connection* conn);
+  // A connection just accepted from `source` (`peer` is its address for the log): admitted and
+  // counted, or refused with a log line, and then the caller closes it at once.
+  bool admit(Connection* conn, const SourceAddress& source, const std::string& peer);
+  void onAuthenticated(const SourceAddress& source);
+  void onAuthenticationFailed(const SourceAddress& source, const std::string& peer);
+  // The connection's last handle closed; `admitted` and `authenticated` as it was.
+  void remove(Connection* conn, const SourceAddress& source, bool admitted, bool authenticated);
 
  private:
   static constexpr size_t kReadBufferSize = 256 * 1024;
@@ -61,8 +71,18 @@ class Server {
   void checkStopped();
   void forceStop();
 
+  void logRefusal(LogThrottle& throttle, const std::string& line);
+
   uv_loop_t* loop_;
   SessionConfig config_;
+  ServerLimits limits_;
+  SourceLimits source_limits_;
+  // Refusals by count come in floods; each kind gets a few lines per 10 s (penalty refusals are
+  // all logged: each names how long its source has left).
+  LogThrottle max_connections_log_{10, 10000};
+  LogThrottle startups_log_{10, 10000};
+  LogThrottle per_source_log_{10, 10000};
+  LogThrottle accept_error_log_{10, 10000};
   SslCtxPtr tls_;
   UvLauncher launcher_;
   std::unique_ptr<char[]> read_buffer_;

@@ -163,6 +163,7 @@ void Session::handleAuth(const rxpb::v1::AuthResponse& auth) {
   auto fail = [&](const std::string& why, const std::string& to_client) {
     log::warning("{}: authentication failed for key {}: {}", peer_,
                  quoteForLog(auth.key_id().substr(0, kMaxKeyIdSize)), why);
+    host_.onAuthenticationFailed();
     Frame f;
     f.mutable_auth_result()->set_ok(false);
     f.mutable_auth_result()->set_message(to_client);
@@ -201,6 +202,7 @@ void Session::handleAuth(const rxpb::v1::AuthResponse& auth) {
   key_id_ = auth.key_id();
   features_ = auth.features();
   state_ = State::Authenticated;
+  host_.onAuthenticated();
   decoder_.setMaxPayload(kMaxFramePostAuth);
   Frame f;
   f.mutable_auth_result()->set_ok(true);
@@ -437,6 +439,11 @@ void Session::terminateAll(const char* why) {
 void Session::onPeerClosed() {
   if (state_ == State::Closing && jobs_.empty()) return;
   terminateAll("client disconnected");
+  state_ = State::Closing;
+}
+
+void Session::abort(const char* why) {
+  terminateAll(why);
   state_ = State::Closing;
 }
 

@@ -24,6 +24,11 @@ class SessionHost {
   virtual void setReading(bool on) = 0;
   // The session is done: send what is queued, then close.
   virtual void closeAfterFlush() = 0;
+  // The client proved its key (called before the session answers it).
+  virtual void onAuthenticated() {}
+  // The client's authentication failed (called before the session answers it, so whatever the
+  // failure costs its source is in force by the time the client learns of it).
+  virtual void onAuthenticationFailed() {}
 };
 
 class Session final : public JobObserver {
@@ -41,6 +46,9 @@ class Session final : public JobObserver {
   void onWriteQueueDrained();
   // The client went away (EOF or error): the session's process groups are terminated.
   void onPeerClosed();
+  // The connection is being closed for `why` (the daemon's decision, e.g. a stalled client): the
+  // session's process groups are terminated, and nothing more is sent.
+  void abort(const char* why);
   // The daemon is stopping: terminate the jobs, send their results, then close.
   void shutdown();
 

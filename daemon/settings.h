@@ -3,10 +3,12 @@
 // addDaemonOptions() defines every option once; loadSettings() parses the command line, then
 // the config file for whatever the command line left unset. SIGHUP runs loadSettings() again.
 #include <CLI/CLI.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "common/log.h"
+#include "daemon/server_limits.h"
 #include "daemon/session_config.h"
 
 namespace rx {
@@ -25,6 +27,7 @@ struct DaemonSettings {
   bool print_fingerprint = false;
   bool check_config = false;
   SessionConfig session;
+  ServerLimits limits;
 
   log::Level logLevel() const;
 };
@@ -38,5 +41,10 @@ enum class SettingsOutcome { Run, Exit };
 // naming the file, line and key where it comes from the config file).
 SettingsOutcome loadSettings(const std::vector<std::string>& args, DaemonSettings& s, int& exit_code,
                              std::vector<std::string>& problems);
+
+// The same for a whole argv, printing problems as "rexecd: ..." lines: nothing when the daemon
+// should run, else the exit status (0 after --help, 2 after a bad option or config).
+std::optional<int> parseDaemonOptions(int argc, const char* const* argv, DaemonSettings& out);
+using DaemonOptions = DaemonSettings;
 
 }  // namespace rx

@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -322,6 +323,12 @@ Daemon::Daemon(const std::string& authorized_keys, const std::string& dir, Optio
   std::vector<std::string> argv{rexecdPath(),    "--listen",    options.listen,    "--authorized-keys",
                                 authorized_keys, "--host-key",  dir + "/host_key", "--port-file",
                                 port_file,       "--log-level", options.log_level};
+  // Never the machine's own /etc/rexecd/rexecd.conf: an empty config unless the test brings one.
+  if (std::find(options.extra_args.begin(), options.extra_args.end(), "--config") ==
+      options.extra_args.end()) {
+    argv.push_back("--config");
+    argv.push_back("/dev/null");
+  }
   for (auto& a : options.extra_args) argv.push_back(a);
   if (options.activation_fd >= 0) {
     // Socket activation as systemd does it: fd 3, LISTEN_FDS=1, LISTEN_PID = the daemon's own
@@ -394,6 +401,13 @@ std::optional<std::string> Daemon::waitForLog(const std::vector<std::string>& ne
   return found;
 }
 
+bool Daemon::waitForLogState(const std::function<bool(const std::vector<std::string>&)>& done,
+                             std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mu_);
+  cv_.wait_for(lock, timeout, [&] { return done(lines_) || eof_; });
+  return done(lines_);
+}
+
 std::vector<std::string> Daemon::logLines() {
   std::lock_guard lock(mu_);
   return lines_;
@@ -409,7 +423,12 @@ size_t Daemon::countLog(const std::string& needle) {
 int Daemon::stop(std::chrono::milliseconds timeout) {
   if (exited_) return exit_status_;
   ::kill(pid_, SIGTERM);
-  if (!waitExit(pid_, timeout)) {
+  return waitExit(timeout);
+}
+
+int Daemon::waitExit(std::chrono::milliseconds timeout) {
+  if (exited_) return exit_status_;
+  if (!rxtest::waitExit(pid_, timeout)) {
     ADD_FAILURE() << "rexecd did not stop within " << timeout.count() << " ms after SIGTERM";
     ::kill(pid_, SIGKILL);
   }
@@ -454,6 +473,22 @@ std::vector<ProcInfo> processes() {
   }
   ::closedir(d);
   return out;
+}
+
+bool waitGroupGone(pid_t pgid, std::chrono::milliseconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  // Bounded: a group being killed cannot grow for long.
+  for (int round = 0; round < 100; ++round) {
+    std::vector<pid_t> alive;
+    for (const auto& p : processes())
+      if (p.pgid == pgid && p.state != 'Z' && p.state != 'X') alive.push_back(p.pid);
+    if (alive.empty()) return true;
+    for (pid_t pid : alive) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+      if (left.count() <= 0 || !waitExit(pid, left)) return false;
+    }
+  }
+  return false;
 }
 
 static std::optional<long> statusField(pid_t pid, const std::string& field) {

@@ -115,9 +115,14 @@ class Daemon {
   std::optional<std::string> waitForLog(const std::vector<std::string>& needles,
                                         std::chrono::milliseconds timeout = 60s);
   std::vector<std::string> logLines();
+  // Waits until `done` holds for the log lines so far; false at the deadline or the log's end.
+  bool waitForLogState(const std::function<bool(const std::vector<std::string>&)>& done,
+                       std::chrono::milliseconds timeout = 60s);
   size_t countLog(const std::string& needle);
   // SIGTERM and wait for the exit status (-1 when killed by a signal).
   int stop(std::chrono::milliseconds timeout = 30s);
+  // Waits for an exit the test caused itself (it sent the signal); the exit status, -1 when killed.
+  int waitExit(std::chrono::milliseconds timeout = 30s);
   void kill9();
 
  private:
@@ -145,6 +150,10 @@ struct ProcInfo {
   std::string cmdline;  // NULs replaced by spaces
 };
 std::vector<ProcInfo> processes();
+// Waits until no member of process group `pgid` is alive (zombies count as gone): each member
+// still found is waited for through a pidfd, which becomes readable when it exits. A member can
+// be dying (its pipes already closed) for a moment after the daemon has logged the group's end.
+bool waitGroupGone(pid_t pgid, std::chrono::milliseconds timeout = 30s);
 std::optional<long> rssKiB(pid_t pid);  // VmRSS
 std::optional<long> hwmKiB(pid_t pid);  // VmHWM (peak RSS)
 

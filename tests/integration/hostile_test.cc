@@ -15,7 +15,19 @@
 namespace rxtest {
 namespace {
 
-using HostileTest = RexecTest;
+// Every hostile connection here comes from 127.0.0.1, as does the well-behaved client after it:
+// no penalty after a failed authentication (limits_test.cc tests those), and room for the burst
+// of 200 concurrent clients below: no startup caps, and a login grace long enough for 200 client
+// processes starting at once on a small, busy machine (the clients' own 10 s timeout remains).
+class HostileTest : public RexecTest {
+ protected:
+  Daemon::Options daemonOptions() override {
+    Daemon::Options o;
+    o.extra_args = {"--auth-penalty",     "0", "--max-startups", "400", "--per-source-max-startups", "400",
+                    "--login-grace-time", "60"};
+    return o;
+  }
+};
 
 // A TLS connection that has read the server's challenge.
 struct Raw {

@@ -40,6 +40,14 @@ class FakeHost : public SessionHost {
     closed = true;
     frames_before_close = frames.size();
   }
+  void onAuthenticated() override {
+    ++authenticated_calls;
+    frames_at_auth_callback = frames.size();
+  }
+  void onAuthenticationFailed() override {
+    ++failed_calls;
+    frames_at_auth_callback = frames.size();
+  }
 
   std::vector<Frame> frames;
   size_t bytes_sent = 0;
@@ -47,6 +55,9 @@ class FakeHost : public SessionHost {
   std::vector<bool> reading;
   bool closed = false;
   size_t frames_before_close = 0;
+  int authenticated_calls = 0;
+  int failed_calls = 0;
+  size_t frames_at_auth_callback = 0;  // frames sent when either auth callback ran
 
  private:
   FrameDecoder decoder_{kMaxFramePostAuth};
@@ -648,6 +659,48 @@ TEST_F(SessionTest, PeerClosedTerminatesAndDetachesRunningJobs) {
     EXPECT_EQ(j->terminated, 1) << j->execId();
   }
   EXPECT_EQ(session_->jobCount(), 0u);
+}
+
+TEST_F(SessionTest, AbortTerminatesAndDetachesJobsAndSendsNothingMore) {
+  FakeJob* job = authenticateAndExec(execFrame(1, {"sleep", "100"}));
+  ASSERT_NE(job, nullptr);
+  const size_t frames = host_.frames.size();
+  session_->abort("client stopped reading");
+  EXPECT_TRUE(job->detached);
+  EXPECT_EQ(job->terminated, 1);
+  EXPECT_EQ(session_->jobCount(), 0u);
+  session_->onBytes(encodeFrame(execFrame(2, {"id"})));
+  EXPECT_EQ(launcher_.specs.size(), 1u) << "nothing is read after an abort";
+  EXPECT_EQ(host_.frames.size(), frames);
+}
+
+TEST_F(SessionTest, HostHearsOfSuccessfulAuthenticationBeforeTheAnswer) {
+  const std::string nonce = startAndGetNonce();
+  session_->onBytes(encodeFrame(goodAuth(nonce)));
+  EXPECT_EQ(host_.authenticated_calls, 1);
+  EXPECT_EQ(host_.failed_calls, 0);
+  EXPECT_EQ(host_.frames_at_auth_callback, 1u) << "only the challenge had been sent";
+  ASSERT_EQ(host_.frames.size(), 2u);
+  EXPECT_TRUE(host_.frames[1].auth_result().ok());
+}
+
+TEST_F(SessionTest, HostHearsOfFailedAuthenticationBeforeTheAnswer) {
+  // The daemon penalizes the source there: in force before the client learns it failed.
+  const std::string nonce = startAndGetNonce();
+  session_->onBytes(encodeFrame(authFrame(nonce, std::string(32, 'x'), key_.key_id)));
+  EXPECT_EQ(host_.failed_calls, 1);
+  EXPECT_EQ(host_.authenticated_calls, 0);
+  EXPECT_EQ(host_.frames_at_auth_callback, 1u) << "only the challenge had been sent";
+  ASSERT_EQ(host_.frames.size(), 2u);
+  EXPECT_FALSE(host_.frames[1].auth_result().ok());
+}
+
+TEST_F(SessionTest, ProtocolErrorBeforeAuthIsNotAnAuthenticationFailure) {
+  startAndGetNonce();
+  session_->onBytes(encodeFrame(execFrame(1, {"id"})));
+  EXPECT_TRUE(host_.closed);
+  EXPECT_EQ(host_.failed_calls, 0);
+  EXPECT_EQ(host_.authenticated_calls, 0);
 }
 
 TEST_F(SessionTest, ShutdownTerminatesJobsThenClosesAfterTheirResults) {

@@ -8,6 +8,7 @@
 #include <exception>
 #include <filesystem>
 #include <fstream>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -157,6 +158,18 @@ Frame error(std::string message) {
   return f;
 }
 
+// A StdinData frame whose payload is exactly `size` bytes.
+Frame frameOfSize(size_t size) {
+  Frame f = stdinData(1, std::string(size, 'd'));
+  // Shrinking the data may shorten the varint lengths around it: converge in a few steps.
+  for (int i = 0; i < 4 && f.ByteSizeLong() != size; ++i) {
+    const size_t excess = f.ByteSizeLong() - size;
+    f.mutable_stdin_data()->set_data(std::string(f.stdin_data().data().size() - excess, 'd'));
+  }
+  if (f.ByteSizeLong() != size) throw std::runtime_error("frameOfSize: no frame of that size");
+  return f;
+}
+
 std::string frames(std::initializer_list<Frame> list) {
   std::string out;
   for (const auto& f : list) appendFrame(out, f);
@@ -259,6 +272,7 @@ void frameDecoderCorpus(const fs::path& dir) {
   write(dir, "length_ff_ff_ff_ff_0f", std::string("\xff\xff\xff\xff\x0f", 5));
   write(dir, "varint_six_bytes", std::string("\x80\x80\x80\x80\x80\x01", 6));
   write(dir, "preauth_limit_plus_one", std::string("\x81\x80\x01xyz", 6));
+  write(dir, "preauth_limit_exact", encodeFrame(frameOfSize(kMaxFramePreAuth)));
   write(dir, "empty_frame", std::string("\x00", 1));
 }
 

@@ -6,8 +6,10 @@
 #include <uv.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 
+#include "common/ip_address.h"
 #include "common/tls_engine.h"
 #include "daemon/session.h"
 
@@ -54,6 +56,7 @@ class Connection final : public SessionHost {
   std::unique_ptr<TlsEngine> tls_;
   std::unique_ptr<Session> session_;  // created when the TLS handshake completes
   std::string peer_;
+  std::optional<IpAddress> peer_address_;  // parsed, for the keys' from= rules
   size_t queued_ = 0;
   bool want_reading_ = true;
   bool reading_ = false;

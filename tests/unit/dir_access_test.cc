@@ -37,7 +37,7 @@ class DirAccessTest : public ::testing::Test {
       std::filesystem::permissions(root_, std::filesystem::perms::owner_all,
                                    std::filesystem::perm_options::add);
       for (auto& e : std::filesystem::recursive_directory_iterator(root_))
-        if (e.is_directory())
+        if (e.is_directory() && !e.is_symlink())
           std::filesystem::permissions(e.path(), std::filesystem::perms::owner_all,
                                        std::filesystem::perm_options::add);
       std::filesystem::remove_all(root_);

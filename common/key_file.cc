@@ -1,6 +1,7 @@
 #include "common/key_file.h"
 
 #include <openssl/crypto.h>
+#include <unistd.h>
 
 #include <fmt/format.h>
 
@@ -31,8 +32,9 @@ std::string_view nextToken(std::string_view& s) {
   return tok;
 }
 
-// The options field ends at the first blank outside double quotes.
-std::string_view optionsToken(std::string_view& s) {
+// The options field ends at the first blank outside double quotes; `unterminated` says whether
+// it ran to the end of the line inside quotes.
+std::string_view optionsToken(std::string_view& s, bool& unterminated) {
   s = trim(s);
   bool quoted = false;
   size_t end = 0;
@@ -45,6 +47,7 @@ std::string_view optionsToken(std::string_view& s) {
       break;
     }
   }
+  unterminated = quoted;
   std::string_view tok = s.substr(0, end);
   s.remove_prefix(end);
   return tok;
@@ -137,7 +140,9 @@ Status parseAuthorizedLine(std::string_view line, AuthorizedKey& key) {
   if (type != kEd25519Type && type != kHmacKeyType) {
     // Not a key type: an options field, as in OpenSSH's authorized_keys.
     rest = line;
-    options = optionsToken(rest);
+    bool unterminated = false;
+    options = optionsToken(rest, unterminated);
+    if (unterminated) return Status::Error("the options field has an unclosed double quote");
     type = nextToken(rest);
     after_options = true;
   }
@@ -197,6 +202,10 @@ Status loadAuthorizedKeys(const std::string& path, std::vector<AuthorizedKey>& k
       return Status::Error(fmt::format(
           "{}:{}: an hmac-sha256 key is a shared secret, but the file has permissions {:04o}; chmod 600 {}",
           path, number, mode, path));
+    if (ak.options.user) {
+      if (Status u = checkMayRunAs(*ak.options.user, ::geteuid()); !u)
+        return Status::Error(fmt::format("{}:{}: {}", path, number, u.message()));
+    }
     parsed.push_back(std::move(ak));
     return Status::Ok();
   });

@@ -34,6 +34,7 @@ Connection* Connection::accept(Server& server, uv_stream_t* listener) {
   if (uv_tcp_getpeername(&conn->tcp_, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
     conn->peer_ = formatSockaddr(&addr);
     conn->source_ = SourceAddress::fromSockaddr(&addr);
+    conn->peer_address_ = ipAddressFromSockaddr(reinterpret_cast<const sockaddr*>(&addr));
   } else {
     conn->peer_ = "unknown-peer";
   }
@@ -192,7 +193,7 @@ void Connection::onRead(ssize_t nread, const uv_buf_t* buf) {
     if (!session_ && tls_->handshakeDone()) {
       log::debug("{}: {}", peer_, tls_->describe());
       session_ = std::make_unique<Session>(server_.config(), server_.launcher(), *this, peer_,
-                                           tls_->channelBinding());
+                                           tls_->channelBinding(), peer_address_);
       session_->start();
     }
     if (!plain.empty() && session_ && !closing_) session_->onBytes(plain);

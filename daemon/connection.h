@@ -10,8 +10,10 @@
 #include <uv.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 
+#include "common/ip_address.h"
 #include "common/tls_engine.h"
 #include "daemon/session.h"
 #include "daemon/source_address.h"
@@ -68,6 +70,7 @@ class Connection final : public SessionHost {
   std::unique_ptr<TlsEngine> tls_;
   std::unique_ptr<Session> session_;  // created when the TLS handshake completes
   std::string peer_;
+  std::optional<IpAddress> peer_address_;  // parsed, for the keys' from= rules
   size_t queued_ = 0;
   uint64_t enqueued_total_ = 0;
   // Stall watch: bytesWritten() at the last check, and when it last grew.

@@ -122,6 +122,12 @@ int Job::spawn() {
   // Detached: setsid() in the child, so the job is its own process group and signals to the
   // group reach every grandchild it starts.
   options.flags = UV_PROCESS_DETACHED;
+  if (spec_.credentials) {
+    // See Credentials in launcher.h: this also drops every supplementary group.
+    options.uid = spec_.credentials->uid;
+    options.gid = spec_.credentials->gid;
+    options.flags |= UV_PROCESS_SETUID | UV_PROCESS_SETGID;
+  }
   options.stdio_count = 3;
   options.stdio = stdio;
 

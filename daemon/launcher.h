@@ -2,7 +2,10 @@
 // The seam between the protocol session and real processes (STYLE.md 8): the session asks a
 // Launcher to start a job and drives it through JobHandle; the job reports back through
 // JobObserver. Tests and fuzzers put a fake launcher here.
+#include <sys/types.h>
+
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -11,15 +14,32 @@
 
 namespace rx {
 
+// Who a job runs as, when not as the daemon itself (key option user=).
+//
+// The real launcher passes this to uv_spawn as uid/gid with UV_PROCESS_SETUID|UV_PROCESS_SETGID.
+// In the child libuv then calls setgroups(0, NULL) before setgid() and setuid(), which means the
+// command has NO supplementary groups: only `gid`, the primary group of the passwd entry. Unlike
+// a login (initgroups), membership in other groups (say `adm` or `docker`) does not apply to it,
+// so a file reachable only through such a group is out of reach for the command. This is the
+// safe side (no group of root's leaks into the child) and is documented in docs/PROTOCOL.md.
+// libuv also calls chdir() before it changes user, so the session checks the working directory
+// for this uid/gid itself (daemon/dir_access.h).
+struct Credentials {
+  uid_t uid = 0;
+  gid_t gid = 0;
+  bool operator==(const Credentials&) const = default;
+};
+
 struct JobSpec {
   uint32_t exec_id = 0;
   std::vector<std::string> argv;  // argv[0] is looked up in the child's PATH
   std::string cwd;
-  std::vector<std::string> env;    // "NAME=VALUE"
-  bool stdin_open = false;         // false: /dev/null
-  uint32_t timeout_ms = 0;         // 0: none
-  uint32_t kill_grace_ms = 2000;   // TERM -> KILL
-  uint32_t drain_grace_ms = 1000;  // exit -> pipes still open -> KILL the group
+  std::vector<std::string> env;            // "NAME=VALUE"
+  std::optional<Credentials> credentials;  // none: the daemon's own user
+  bool stdin_open = false;                 // false: /dev/null
+  uint32_t timeout_ms = 0;                 // 0: none
+  uint32_t kill_grace_ms = 2000;           // TERM -> KILL
+  uint32_t drain_grace_ms = 1000;          // exit -> pipes still open -> KILL the group
   // Stdin back-pressure: above this much queued for the child, the session stops reading the
   // client; the job reports onJobStdinDrained below a quarter of it.
   size_t stdin_high_water = 1024 * 1024;

@@ -10,6 +10,7 @@
 #include "common/limits.h"
 #include "common/log.h"
 #include "common/signal_names.h"
+#include "daemon/dir_access.h"
 
 namespace rx {
 namespace {
@@ -41,6 +42,23 @@ bool validEnvName(std::string_view name) {
   return true;
 }
 
+bool isDirectory(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+// What REXEC_ORIGINAL_COMMAND holds under a forced command: the shell string, or the argv words
+// joined with single spaces (as OpenSSH's SSH_ORIGINAL_COMMAND).
+std::string originalCommand(const rxpb::v1::ExecRequest& req) {
+  if (req.shell()) return req.argv(0);
+  std::string out;
+  for (int i = 0; i < req.argv_size(); ++i) {
+    if (i) out += ' ';
+    out += req.argv(i);
+  }
+  return out;
+}
+
 std::string argvForLog(const rxpb::v1::ExecRequest& req) {
   std::string out = req.shell() ? "sh -c [" : "[";
   for (int i = 0; i < req.argv_size(); ++i) {
@@ -68,11 +86,12 @@ bool envNameAccepted(const std::vector<std::string>& patterns, std::string_view 
 }
 
 Session::Session(const SessionConfig& config, Launcher& launcher, SessionHost& host, std::string peer,
-                 std::string channel_binding)
+                 std::string channel_binding, std::optional<IpAddress> peer_address)
     : config_(config),
       launcher_(launcher),
       host_(host),
       peer_(std::move(peer)),
+      peer_address_(peer_address),
       decoder_(kMaxFramePreAuth),
       channel_binding_(std::move(channel_binding)) {}
 
@@ -121,15 +140,17 @@ void Session::dispatch(const Frame& frame) {
       handleExec(frame.exec_request());
       break;
     case Frame::kStdinData: {
-      // Data for a job that already finished is dropped: the client could not know.
+      // Data for a job that already finished is dropped: the client could not know. So is data
+      // for a job whose stdin is /dev/null (stdin_open false, or the key's no-stdin).
       auto it = jobs_.find(frame.stdin_data().exec_id());
-      if (it != jobs_.end()) it->second.handle->writeStdin(frame.stdin_data().data());
+      if (it != jobs_.end() && it->second.stdin_open)
+        it->second.handle->writeStdin(frame.stdin_data().data());
       updateReading();
       break;
     }
     case Frame::kStdinClose: {
       auto it = jobs_.find(frame.stdin_close().exec_id());
-      if (it != jobs_.end()) it->second.handle->closeStdin();
+      if (it != jobs_.end() && it->second.stdin_open) it->second.handle->closeStdin();
       break;
     }
     case Frame::kSignal: {
@@ -199,7 +220,16 @@ void Session::handleAuth(const rxpb::v1::AuthResponse& auth) {
     fail("bad proof", "authentication failed");
     return;
   }
+  // After the proof, so that a client without the key learns nothing about from=, and with the
+  // same answer as a bad proof, so that a client with the key learns nothing more either.
+  if (!key->options.allowsSource(peer_address_)) {
+    fail(fmt::format("source address {} is not allowed by from= of the key on line {}",
+                     peer_address_ ? formatIpAddress(*peer_address_) : "unknown", key->line),
+         "authentication failed");
+    return;
+  }
   key_id_ = auth.key_id();
+  key_options_ = key->options;
   features_ = auth.features();
   state_ = State::Authenticated;
   host_.onAuthenticated();
@@ -238,7 +268,11 @@ void Session::handleExec(const rxpb::v1::ExecRequest& req) {
     protocolError("a second command at once without the multi-exec feature");
     return;
   }
-  const std::string argv_log = argvForLog(req);
+  const std::optional<std::string>& forced = key_options_.command;
+  // The audit shows both what runs and what was asked for.
+  const std::string argv_log =
+      forced ? fmt::format("sh -c [{}] requested={}", quoteForLog(forced->substr(0, 1024)), argvForLog(req))
+             : argvForLog(req);
   if (shutting_down_) {
     refuseExec(id, StartFailed::REFUSED, "the server is shutting down", argv_log);
     return;
@@ -247,6 +281,13 @@ void Session::handleExec(const rxpb::v1::ExecRequest& req) {
     refuseExec(id, StartFailed::REFUSED,
                fmt::format("too many commands on one connection (limit {})", config_.max_jobs_per_connection),
                argv_log);
+    return;
+  }
+  if (key_options_.max_jobs && jobs_.size() >= *key_options_.max_jobs) {
+    refuseExec(
+        id, StartFailed::REFUSED,
+        fmt::format("too many commands on one connection (limit {} for this key)", *key_options_.max_jobs),
+        argv_log);
     return;
   }
   if (req.argv_size() == 0 || (req.shell() && req.argv_size() != 1)) {
@@ -272,33 +313,60 @@ void Session::handleExec(const rxpb::v1::ExecRequest& req) {
 
   JobSpec spec;
   spec.exec_id = id;
-  if (req.shell()) {
+  if (forced) {
+    // The key is restricted to one command: the request never runs, whatever it asked.
+    spec.argv = {"/bin/sh", "-c", *forced};
+  } else if (req.shell()) {
     spec.argv = {"/bin/sh", "-c", req.argv(0)};
   } else {
     spec.argv.assign(req.argv().begin(), req.argv().end());
   }
-  std::string cwd = req.cwd().empty() ? config_.home : req.cwd();
-  if (!cwd.empty() && cwd.front() != '/') cwd = config_.home + "/" + cwd;
-  struct stat st {};
-  if (cwd.find('\0') != std::string::npos || ::stat(cwd.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-    refuseExec(id, StartFailed::BAD_CWD, fmt::format("{}: no such directory", quoteForLog(cwd)), argv_log);
-    return;
+
+  // Who the command runs as: the key's user=, else the daemon's own account.
+  std::string user = config_.user, home = config_.home, shell = config_.shell;
+  if (const auto& run_as = key_options_.user) {
+    user = run_as->name;
+    shell = run_as->shell;
+    // As login(1) does: without its home directory the account starts in "/", with HOME=/.
+    home = isDirectory(run_as->home) ? run_as->home : "/";
+    spec.credentials = Credentials{run_as->uid, run_as->gid};
   }
-  if (::access(cwd.c_str(), X_OK) != 0) {
-    refuseExec(id, StartFailed::BAD_CWD, fmt::format("{}: permission denied", quoteForLog(cwd)), argv_log);
-    return;
+
+  // A forced command starts in the home directory whatever the client asked: a relative path in
+  // it must not resolve in a directory the client picked.
+  std::string cwd = forced || req.cwd().empty() ? home : req.cwd();
+  if (!cwd.empty() && cwd.front() != '/') cwd = (home == "/" ? "" : home) + "/" + cwd;
+  if (spec.credentials) {
+    // One answer for "missing" and "not allowed", so the client cannot probe directories it
+    // could not enter (the daemon itself, as root, sees them all).
+    if (!dirUsableBy(cwd, spec.credentials->uid, spec.credentials->gid)) {
+      refuseExec(id, StartFailed::BAD_CWD,
+                 fmt::format("{}: no such directory, or user {} may not use it", quoteForLog(cwd), user),
+                 argv_log);
+      return;
+    }
+  } else {
+    if (cwd.find('\0') != std::string::npos || !isDirectory(cwd)) {
+      refuseExec(id, StartFailed::BAD_CWD, fmt::format("{}: no such directory", quoteForLog(cwd)), argv_log);
+      return;
+    }
+    if (::access(cwd.c_str(), X_OK) != 0) {
+      refuseExec(id, StartFailed::BAD_CWD, fmt::format("{}: permission denied", quoteForLog(cwd)), argv_log);
+      return;
+    }
   }
   spec.cwd = cwd;
 
   // A minimal, clean environment, as a login would set it; the client adds only allow-listed names.
   std::map<std::string, std::string> env{
       {"PATH", "/usr/local/bin:/usr/bin:/bin"},
-      {"HOME", config_.home},
-      {"USER", config_.user},
-      {"LOGNAME", config_.user},
-      {"SHELL", config_.shell},
+      {"HOME", home},
+      {"USER", user},
+      {"LOGNAME", user},
+      {"SHELL", shell},
       {"LANG", "C.UTF-8"},
   };
+  const std::vector<std::string>& accept_env = key_options_.env ? *key_options_.env : config_.accept_env;
   if (static_cast<size_t>(req.env_size()) > config_.max_env_vars) {
     refuseExec(id, StartFailed::REFUSED,
                fmt::format("too many environment variables (limit {})", config_.max_env_vars), argv_log);
@@ -310,14 +378,16 @@ void Session::handleExec(const rxpb::v1::ExecRequest& req) {
                  fmt::format("invalid environment variable {}", quoteForLog(var.name())), argv_log);
       return;
     }
-    if (!envNameAccepted(config_.accept_env, var.name())) {
+    if (!envNameAccepted(accept_env, var.name())) {
       log::info("{} exec {}: ignoring environment variable {} (not accepted)", peer_, id, var.name());
       continue;
     }
     env[var.name()] = var.value();
   }
+  // Set last, so that no variable from the client can stand in for it.
+  if (forced) env["REXEC_ORIGINAL_COMMAND"] = originalCommand(req);
   for (const auto& [name, value] : env) spec.env.push_back(name + "=" + value);
-  spec.stdin_open = req.stdin_open();
+  spec.stdin_open = req.stdin_open() && !key_options_.no_stdin;
   spec.timeout_ms = req.timeout_ms();
   spec.kill_grace_ms = config_.kill_grace_ms;
   spec.drain_grace_ms = config_.drain_grace_ms;
@@ -329,7 +399,7 @@ void Session::handleExec(const rxpb::v1::ExecRequest& req) {
     refuseExec(id, error.reason, error.message, argv_log);
     return;
   }
-  jobs_[id] = JobEntry{job, argv_log};
+  jobs_[id] = JobEntry{job, argv_log, spec.stdin_open};
   if (output_paused_) job->pauseOutput();
   log::info("{} exec {}: started pid {} {}", peer_, id, job->pid(), argv_log);
 }
@@ -379,9 +449,9 @@ void Session::onJobFinished(JobHandle& job, const rxpb::v1::ExecResult& result) 
 
 void Session::audit(uint32_t exec_id, const std::string& argv, const std::string& outcome, uint64_t wall_us,
                     uint64_t out_bytes, uint64_t err_bytes) {
-  log::notice("audit peer={} key={} exec={} argv={} {} duration_ms={:.3f} stdout_bytes={} stderr_bytes={}",
-              peer_, key_id_, exec_id, argv, outcome, static_cast<double>(wall_us) / 1000.0, out_bytes,
-              err_bytes);
+  log::notice("audit peer={} key={}{} exec={} argv={} {} duration_ms={:.3f} stdout_bytes={} stderr_bytes={}",
+              peer_, key_id_, key_options_.user ? " user=" + key_options_.user->name : "", exec_id, argv,
+              outcome, static_cast<double>(wall_us) / 1000.0, out_bytes, err_bytes);
 }
 
 void Session::onWriteQueueDrained() {

@@ -7,10 +7,13 @@
 // Authenticated (ExecRequest, StdinData, StdinClose, Signal) -> Closing.
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include "common/frame_codec.h"
+#include "common/ip_address.h"
+#include "common/key_options.h"
 #include "daemon/launcher.h"
 #include "daemon/session_config.h"
 
@@ -33,9 +36,12 @@ class SessionHost {
 
 class Session final : public JobObserver {
  public:
-  // `channel_binding` is the TLS exporter of this connection; every proof must cover it.
+  // `peer` names the client in logs; `peer_address` is its address for the keys' from= rules
+  // (nullopt when unknown: then no key with from= is accepted, so a caller that does not pass it
+  // fails closed). `channel_binding` is the TLS exporter of this connection; every proof must
+  // cover it.
   Session(const SessionConfig& config, Launcher& launcher, SessionHost& host, std::string peer,
-          std::string channel_binding);
+          std::string channel_binding, std::optional<IpAddress> peer_address = std::nullopt);
   ~Session() override;
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
@@ -66,6 +72,7 @@ class Session final : public JobObserver {
   struct JobEntry {
     JobHandle* handle;
     std::string argv_for_log;
+    bool stdin_open;  // false: StdinData and StdinClose for it are ignored
   };
 
   void dispatch(const rxpb::v1::Frame& frame);
@@ -86,12 +93,14 @@ class Session final : public JobObserver {
   Launcher& launcher_;
   SessionHost& host_;
   std::string peer_;
+  std::optional<IpAddress> peer_address_;
   State state_ = State::AwaitAuth;
   FrameDecoder decoder_;
   std::string channel_binding_;
   std::string server_nonce_;
   std::string key_id_;
-  uint64_t features_ = 0;  // what the client said it uses
+  KeyOptions key_options_;  // of the key that authenticated (a copy: a reload may swap the keys)
+  uint64_t features_ = 0;   // what the client said it uses
   uint32_t last_exec_id_ = 0;
   std::string out_;
   std::map<uint32_t, JobEntry> jobs_;

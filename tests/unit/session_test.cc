@@ -1,12 +1,17 @@
 // rx::Session driven over bytes with a fake host and a fake launcher: no sockets, no processes.
 #include "daemon/session.h"
 
+#include <stdlib.h>
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <csignal>
 #include <memory>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/auth_proof.h"
@@ -139,6 +144,13 @@ Frame execFrame(uint32_t exec_id, std::vector<std::string> argv, const std::stri
   return f;
 }
 
+// An ExecRequest whose stdin is a pipe fed by StdinData (without it, StdinData is ignored).
+Frame execWithStdin(uint32_t exec_id, std::vector<std::string> argv) {
+  Frame f = execFrame(exec_id, std::move(argv));
+  f.mutable_exec_request()->set_stdin_open(true);
+  return f;
+}
+
 class SessionTest : public ::testing::Test {
  protected:
   SessionTest()
@@ -214,6 +226,16 @@ class SessionTest : public ::testing::Test {
     EXPECT_TRUE(host_.frames.size() >= 2 && host_.frames[1].auth_result().ok());
     if (launcher_.jobs.empty()) return nullptr;
     return launcher_.jobs.back().get();
+  }
+
+  // Gives the HMAC key these options (as they would be read from the authorized keys file) and
+  // starts over with a session whose client connects from `peer`.
+  void restrictKey(const std::string& options, std::optional<IpAddress> peer = parseIpAddress("127.0.0.1")) {
+    auto keys = std::make_shared<KeySet>(*config_.keys);
+    const Status s = parseKeyOptions(options, keys->keys[0].options);
+    ASSERT_TRUE(s) << s.message();
+    config_.keys = keys;
+    session_ = std::make_unique<Session>(config_, launcher_, host_, "test-peer", binding_, peer);
   }
 
   ClientKey key_;                          // HMAC
@@ -405,7 +427,7 @@ TEST_F(SessionTest, FrameOverThePreAuthLimitIsAnError) {
 }
 
 TEST_F(SessionTest, LargerFramesAreAcceptedAfterAuth) {
-  FakeJob* job = authenticateAndExec(execFrame(1, {"cat"}));
+  FakeJob* job = authenticateAndExec(execWithStdin(1, {"cat"}));
   ASSERT_NE(job, nullptr);
   Frame data;
   data.mutable_stdin_data()->set_exec_id(1);
@@ -605,7 +627,7 @@ TEST_F(SessionTest, UnknownSignalNameIsAProtocolError) {
 }
 
 TEST_F(SessionTest, StdinDataAndCloseReachTheJob) {
-  FakeJob* job = authenticateAndExec(execFrame(1, {"cat"}));
+  FakeJob* job = authenticateAndExec(execWithStdin(1, {"cat"}));
   ASSERT_NE(job, nullptr);
   Frame data;
   data.mutable_stdin_data()->set_exec_id(1);
@@ -622,7 +644,7 @@ TEST_F(SessionTest, StdinDataAndCloseReachTheJob) {
 }
 
 TEST_F(SessionTest, FullStdinQueueStopsReadingUntilDrained) {
-  FakeJob* job = authenticateAndExec(execFrame(1, {"cat"}));
+  FakeJob* job = authenticateAndExec(execWithStdin(1, {"cat"}));
   ASSERT_NE(job, nullptr);
   job->stdin_queued = config_.stdin_high_water;
   Frame data;
@@ -890,6 +912,201 @@ TEST_F(SessionTest, Ed25519SessionProofFromAnotherSessionIsRefused) {
   session_->onBytes(encodeFrame(ed25519Auth(nonce)));
   ASSERT_EQ(host_.frames.size(), 2u);
   EXPECT_TRUE(host_.frames[1].auth_result().ok());
+}
+
+// --- Per-key options (common/key_options.h) ---
+
+std::optional<std::string> envValue(const std::vector<std::string>& env, const std::string& name) {
+  std::optional<std::string> found;
+  for (const auto& e : env) {
+    if (e.rfind(name + "=", 0) != 0) continue;
+    EXPECT_FALSE(found) << name << " is set twice";
+    found = e.substr(name.size() + 1);
+  }
+  return found;
+}
+
+TEST_F(SessionTest, ForcedCommandReplacesTheRequestAndKeepsItInTheEnvironment) {
+  restrictKey(R"(command="echo forced: \"$REXEC_ORIGINAL_COMMAND\"")");
+  ASSERT_NE(authenticateAndExec(execFrame(1, {"touch", "/tmp/MARKER", "a b"}, "/var")), nullptr);
+  ASSERT_EQ(launcher_.specs.size(), 1u);
+  const JobSpec& spec = launcher_.specs[0];
+  EXPECT_EQ(spec.argv,
+            (std::vector<std::string>{"/bin/sh", "-c", R"(echo forced: "$REXEC_ORIGINAL_COMMAND")"}));
+  EXPECT_EQ(envValue(spec.env, "REXEC_ORIGINAL_COMMAND"), "touch /tmp/MARKER a b");
+  // The client's cwd is not honoured either: a relative path in the forced command must not
+  // resolve where the client chose.
+  EXPECT_EQ(spec.cwd, "/tmp");
+}
+
+TEST_F(SessionTest, ForcedCommandKeepsAShellRequestAsItsString) {
+  restrictKey(R"(command="/usr/bin/uptime")");
+  Frame exec = execFrame(1, {"rm -rf / ; echo  two  spaces"});
+  exec.mutable_exec_request()->set_shell(true);
+  ASSERT_NE(authenticateAndExec(exec), nullptr);
+  ASSERT_EQ(launcher_.specs.size(), 1u);
+  EXPECT_EQ(launcher_.specs[0].argv, (std::vector<std::string>{"/bin/sh", "-c", "/usr/bin/uptime"}));
+  EXPECT_EQ(envValue(launcher_.specs[0].env, "REXEC_ORIGINAL_COMMAND"), "rm -rf / ; echo  two  spaces");
+}
+
+TEST_F(SessionTest, ClientCannotSetTheOriginalCommandNorLdPreloadUnderAForcedCommand) {
+  restrictKey(R"(command="true",env="REXEC_*,LANG")");
+  Frame exec = execFrame(1, {"id"});
+  for (auto [name, value] : {std::pair{"REXEC_ORIGINAL_COMMAND", "forged"},
+                             std::pair{"LD_PRELOAD", "/tmp/evil.so"}, std::pair{"REXEC_OTHER", "ok"}}) {
+    auto* e = exec.mutable_exec_request()->add_env();
+    e->set_name(name);
+    e->set_value(value);
+  }
+  ASSERT_NE(authenticateAndExec(exec), nullptr);
+  const auto& env = launcher_.specs[0].env;
+  EXPECT_EQ(envValue(env, "REXEC_ORIGINAL_COMMAND"), "id");
+  EXPECT_EQ(envValue(env, "REXEC_OTHER"), "ok");
+  EXPECT_FALSE(hasEnvName(env, "LD_PRELOAD"));
+}
+
+TEST_F(SessionTest, WithoutAForcedCommandThereIsNoOriginalCommand) {
+  ASSERT_NE(authenticateAndExec(execFrame(1, {"id"})), nullptr);
+  EXPECT_FALSE(hasEnvName(launcher_.specs[0].env, "REXEC_ORIGINAL_COMMAND"));
+  EXPECT_EQ(launcher_.specs[0].argv, (std::vector<std::string>{"id"}));
+}
+
+TEST_F(SessionTest, FromMismatchFailsLikeABadProofAndLaunchesNothing) {
+  restrictKey(R"(from="10.0.0.0/8,::1")", parseIpAddress("127.0.0.1"));
+  const std::string nonce = startAndGetNonce();
+  std::string chunk = encodeFrame(goodAuth(nonce));
+  appendFrame(chunk, execFrame(1, {"id"}));
+  session_->onBytes(chunk);
+  ASSERT_EQ(host_.frames.size(), 2u);
+  ASSERT_TRUE(host_.frames[1].has_auth_result());
+  const auto& result = host_.frames[1].auth_result();
+  EXPECT_FALSE(result.ok());
+  EXPECT_TRUE(result.server_proof().empty());
+  EXPECT_EQ(result.message(), "authentication failed");  // word for word what a bad proof gets
+  EXPECT_TRUE(host_.closed);
+  EXPECT_TRUE(launcher_.specs.empty());
+  EXPECT_FALSE(session_->authenticated());
+}
+
+TEST_F(SessionTest, FromMatchAcceptsAnIpv4MappedPeer) {
+  restrictKey(R"(from="127.0.0.0/8")", parseIpAddress("::ffff:127.0.0.1"));
+  ASSERT_NE(authenticateAndExec(execFrame(1, {"id"})), nullptr);
+  EXPECT_TRUE(session_->authenticated());
+}
+
+TEST_F(SessionTest, FromWithAnUnknownPeerAddressFails) {
+  restrictKey(R"(from="0.0.0.0/0,::/0")", std::nullopt);
+  const std::string nonce = startAndGetNonce();
+  session_->onBytes(encodeFrame(goodAuth(nonce)));
+  ASSERT_EQ(host_.frames.size(), 2u);
+  EXPECT_FALSE(host_.frames[1].auth_result().ok());
+  EXPECT_TRUE(host_.closed);
+}
+
+TEST_F(SessionTest, EnvOptionReplacesTheDaemonsAcceptList) {
+  restrictKey(R"(env="MY_*")");
+  Frame exec = execFrame(1, {"env"});
+  for (auto [name, value] : {std::pair{"LANG", "fr_FR.UTF-8"}, std::pair{"MY_VAR", "1"},
+                             std::pair{"LD_PRELOAD", "/tmp/evil.so"}, std::pair{"TZ", "UTC"}}) {
+    auto* e = exec.mutable_exec_request()->add_env();
+    e->set_name(name);
+    e->set_value(value);
+  }
+  ASSERT_NE(authenticateAndExec(exec), nullptr);
+  const auto& env = launcher_.specs[0].env;
+  EXPECT_EQ(envValue(env, "MY_VAR"), "1");
+  EXPECT_EQ(envValue(env, "LANG"), "C.UTF-8") << "LANG is accepted by the daemon's list, not by this key's";
+  EXPECT_FALSE(hasEnvName(env, "TZ"));
+  EXPECT_FALSE(hasEnvName(env, "LD_PRELOAD"));
+}
+
+TEST_F(SessionTest, NoStdinForcesStdinClosedAndIgnoresStdinFrames) {
+  restrictKey("no-stdin");
+  FakeJob* job = authenticateAndExec(execWithStdin(1, {"cat"}));
+  ASSERT_NE(job, nullptr);
+  EXPECT_FALSE(launcher_.specs[0].stdin_open);
+  Frame data;
+  data.mutable_stdin_data()->set_exec_id(1);
+  data.mutable_stdin_data()->set_data("secret input");
+  Frame close;
+  close.mutable_stdin_close()->set_exec_id(1);
+  std::string chunk = encodeFrame(data);
+  appendFrame(chunk, close);
+  session_->onBytes(chunk);
+  EXPECT_EQ(job->stdin_data, "");
+  EXPECT_FALSE(job->stdin_closed);
+  EXPECT_FALSE(host_.closed);
+}
+
+TEST_F(SessionTest, MaxJobsRefusesTheCommandOverTheLimit) {
+  client_features_ |= rxpb::v1::FEATURE_MULTI_EXEC;
+  restrictKey("max-jobs=2");
+  FakeJob* first = authenticateAndExec(execFrame(1, {"sleep", "100"}));
+  ASSERT_NE(first, nullptr);
+  session_->onBytes(encodeFrame(execFrame(2, {"sleep", "200"})));
+  session_->onBytes(encodeFrame(execFrame(3, {"sleep", "300"})));
+  EXPECT_EQ(launcher_.specs.size(), 2u);
+  ASSERT_TRUE(host_.frames.back().has_exec_result());
+  const auto& refused = host_.frames.back().exec_result();
+  EXPECT_EQ(refused.exec_id(), 3u);
+  EXPECT_EQ(refused.start_failed().reason(), StartFailed::REFUSED);
+  EXPECT_EQ(refused.start_failed().message(), "too many commands on one connection (limit 2 for this key)");
+  EXPECT_FALSE(host_.closed);
+
+  // A finished command frees its place.
+  rxpb::v1::ExecResult done;
+  done.set_exec_id(1);
+  done.set_exit_code(0);
+  launcher_.observers[0]->onJobFinished(*first, done);
+  session_->onBytes(encodeFrame(execFrame(4, {"true"})));
+  EXPECT_EQ(launcher_.specs.size(), 3u);
+  EXPECT_EQ(launcher_.specs.back().exec_id, 4u);
+}
+
+TEST_F(SessionTest, UserSetsCredentialsAndTheLoginEnvironment) {
+  restrictKey("user=root");
+  ASSERT_NE(authenticateAndExec(execFrame(1, {"id"}, "")), nullptr);
+  const JobSpec& spec = launcher_.specs[0];
+  ASSERT_TRUE(spec.credentials);
+  EXPECT_EQ(spec.credentials->uid, 0u);
+  EXPECT_EQ(spec.credentials->gid, 0u);
+  EXPECT_EQ(spec.cwd, "/root");
+  EXPECT_EQ(envValue(spec.env, "HOME"), "/root");
+  EXPECT_EQ(envValue(spec.env, "USER"), "root");
+  EXPECT_EQ(envValue(spec.env, "LOGNAME"), "root");
+}
+
+TEST_F(SessionTest, UserWithoutAHomeDirectoryStartsInTheRoot) {
+  restrictKey("user=nobody");  // Debian: home /nonexistent, shell /usr/sbin/nologin
+  ASSERT_NE(authenticateAndExec(execFrame(1, {"id"}, "")), nullptr);
+  const JobSpec& spec = launcher_.specs[0];
+  ASSERT_TRUE(spec.credentials);
+  EXPECT_EQ(spec.credentials->uid, 65534u);
+  EXPECT_EQ(spec.credentials->gid, 65534u);
+  EXPECT_EQ(spec.cwd, "/");
+  EXPECT_EQ(envValue(spec.env, "HOME"), "/");
+  EXPECT_EQ(envValue(spec.env, "USER"), "nobody");
+  EXPECT_EQ(envValue(spec.env, "LOGNAME"), "nobody");
+  EXPECT_EQ(envValue(spec.env, "SHELL"), "/usr/sbin/nologin");
+}
+
+TEST_F(SessionTest, UserMayNotWorkInADirectoryClosedToIt) {
+  char tmpl[] = "/tmp/rx_session_test.XXXXXX";  // mode 0700, the test's own
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  restrictKey("user=nobody");
+  authenticateAndExec(execFrame(1, {"ls"}, tmpl));
+  ::rmdir(tmpl);
+  EXPECT_TRUE(launcher_.specs.empty());
+  ASSERT_EQ(host_.frames.size(), 3u);
+  const auto& failed = host_.frames[2].exec_result().start_failed();
+  EXPECT_EQ(failed.reason(), StartFailed::BAD_CWD);
+  EXPECT_EQ(failed.message(),
+            "\"" + std::string(tmpl) + "\": no such directory, or user nobody may not use it");
+}
+
+TEST_F(SessionTest, WithoutUserTheDaemonsOwnAccountIsUsed) {
+  ASSERT_NE(authenticateAndExec(execFrame(1, {"id"})), nullptr);
+  EXPECT_FALSE(launcher_.specs[0].credentials);
 }
 
 TEST(KeySet, FindComparesTheKeyId) {

@@ -56,7 +56,7 @@ void ClientSession::onClosed(const std::string& why) {
 
 void ClientSession::dispatch(const Frame& frame) {
   if (frame.msg_case() == Frame::kError) {
-    fail("server error: " + frame.error().message());
+    fail("server error: " + printableText(frame.error().message().substr(0, 300)));
     return;
   }
   switch (state_) {
@@ -115,7 +115,7 @@ void ClientSession::dispatch(const Frame& frame) {
       }
       const auto& r = frame.auth_result();
       if (!r.ok()) {
-        fail("authentication refused by the server: " + r.message().substr(0, 200));
+        fail("authentication refused by the server: " + printableText(r.message().substr(0, 200)));
         return;
       }
       const ProofInput in{server_nonce_, client_nonce_, channel_binding_, key_.key_id};

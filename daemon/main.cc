@@ -12,6 +12,8 @@
 #include <fstream>
 #include <memory>
 
+#include <google/protobuf/stubs/logging.h>
+
 #include "common/key_file.h"
 #include "common/limits.h"
 #include "common/log.h"
@@ -87,7 +89,14 @@ void printProblems(const std::vector<std::string>& problems) {
   for (const auto& p : problems) std::fprintf(stderr, "rexecd: %s\n", p.c_str());
 }
 
+// libprotobuf reports some parse problems (invalid UTF-8 in a string field, which any peer can
+// send) on stderr by itself; keep them in our log, with a priority, instead.
+void protobufLog(google::protobuf::LogLevel level, const char* file, int line, const std::string& message) {
+  rx::log::debug("libprotobuf {} {}:{}: {}", static_cast<int>(level), file, line, message);
+}
+
 int run(int argc, char** argv) {
+  google::protobuf::SetLogHandler(protobufLog);
   const std::vector<std::string> args(argv + 1, argv + argc);
   rx::DaemonSettings settings;
   int exit_code = 0;

@@ -120,8 +120,8 @@ TEST_F(StreamTest, SlowReaderBoundsDaemonAndClientMemory) {
   const auto daemon_rss = rssKiB(daemon_->pid());
   const auto client_rss = rssKiB(p.pid());
   ASSERT_TRUE(daemon_rss && client_rss);
-  EXPECT_LT(*daemon_rss, 64 * 1024) << "daemon RSS KiB while the client does not read";
-  EXPECT_LT(*client_rss, 64 * 1024) << "client RSS KiB while its stdout is not read";
+  EXPECT_LT(*daemon_rss, kRssBoundKiB) << "daemon RSS KiB while the client does not read";
+  EXPECT_LT(*client_rss, kRssBoundKiB) << "client RSS KiB while its stdout is not read";
   p.resumeStdout();
   auto r = p.wait();
   EXPECT_EQ(r.exit_code, 0) << r.err;
@@ -129,7 +129,7 @@ TEST_F(StreamTest, SlowReaderBoundsDaemonAndClientMemory) {
   EXPECT_TRUE(daemon_->waitForLog({"resuming command output"}));
   const auto peak = hwmKiB(daemon_->pid());
   ASSERT_TRUE(peak);
-  EXPECT_LT(*peak, 64 * 1024) << "daemon peak RSS KiB over a 512 MiB stream";
+  EXPECT_LT(*peak, kRssBoundKiB) << "daemon peak RSS KiB over a 512 MiB stream";
 }
 
 }  // namespace

@@ -51,13 +51,7 @@ int ExecClient::run() {
   uv_timer_init(loop_, &connect_timer_);
   uv_timer_init(loop_, &result_timer_);
   connect_timer_.data = result_timer_.data = this;
-  uv_timer_start(
-      &connect_timer_,
-      [](uv_timer_t* t) {
-        auto* c = static_cast<ExecClient*>(t->data);
-        c->fail(fmt::format("connection timed out after {:g} s", c->timeouts_.connect_ms / 1000.0));
-      },
-      timeouts_.connect_ms, 0);
+  armConnectTimer();
   for (auto [sig, num] : {std::pair{&sig_int_, SIGINT}, {&sig_term_, SIGTERM}, {&sig_hup_, SIGHUP}}) {
     uv_signal_init(loop_, sig);
     sig->data = this;
@@ -67,6 +61,16 @@ int ExecClient::run() {
   resolve();
   uv_run(loop_, UV_RUN_DEFAULT);
   return exit_status_;
+}
+
+void ExecClient::armConnectTimer() {
+  uv_timer_start(
+      &connect_timer_,
+      [](uv_timer_t* t) {
+        auto* c = static_cast<ExecClient*>(t->data);
+        c->fail(fmt::format("connection timed out after {:g} s", c->timeouts_.connect_ms / 1000.0));
+      },
+      timeouts_.connect_ms, 0);
 }
 
 void ExecClient::resolve() {
@@ -199,13 +203,7 @@ void ExecClient::onSocketRead(ssize_t nread, const uv_buf_t* buf) {
     }
     secure_ = true;
     // The rest of the connect bound covers authentication; it restarts after any question.
-    uv_timer_start(
-        &connect_timer_,
-        [](uv_timer_t* t) {
-          auto* c = static_cast<ExecClient*>(t->data);
-          c->fail(fmt::format("connection timed out after {:g} s", c->timeouts_.connect_ms / 1000.0));
-        },
-        timeouts_.connect_ms, 0);
+    armConnectTimer();
     session_.onSecureChannel(tls_->channelBinding());
   }
   if (!plain.empty()) session_.onBytes(plain);

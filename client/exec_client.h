@@ -44,6 +44,9 @@ class ExecClient final : public ClientSessionHost {
  private:
   struct WriteReq;
   void resolve();
+  // The connect bound: from the start until the request is sent (restarted after the host key
+  // was accepted, which may have taken a question on the terminal).
+  void armConnectTimer();
   void connectNext();
   void onConnected(int status);
   void onSocketRead(ssize_t nread, const uv_buf_t* buf);

@@ -23,6 +23,7 @@
 
 #include <gtest/gtest.h>
 
+#include "common/auth_proof.h"
 #include "common/frame_codec.h"
 #include "common/limits.h"
 #include "common/tls_engine.h"
@@ -591,6 +592,36 @@ bool TlsTestClient::next(rxpb::v1::Frame& frame) {
 
 bool TlsTestClient::waitClosed(std::chrono::milliseconds timeout) {
   return readUntilClosed(fd_, timeout).second;
+}
+
+bool authenticateRaw(TlsTestClient& c, const rx::ClientKey& key, uint64_t features) {
+  if (!c.handshake()) return false;
+  rxpb::v1::Frame f;
+  if (!c.next(f) || !f.has_auth_challenge()) return false;
+  const std::string server_nonce = f.auth_challenge().server_nonce();
+  const std::string client_nonce = rx::randomBytes(32);
+  const std::string binding = c.channelBinding();
+  // ProofInput holds views: every string it names lives to the end of this function.
+  const rx::ProofInput in{server_nonce, client_nonce, binding, key.key_id};
+  rxpb::v1::Frame a;
+  auto* r = a.mutable_auth_response();
+  r->set_protocol_version(rx::kProtocolVersion);
+  r->set_features(features);
+  r->set_key_id(key.key_id);
+  r->set_client_nonce(client_nonce);
+  r->set_proof(rx::clientProof(key, in));
+  if (!c.send(rx::encodeFrame(a))) return false;
+  if (!c.next(f) || !f.has_auth_result() || !f.auth_result().ok()) return false;
+  return rx::checkServerProof(key, in, f.auth_result().server_proof());
+}
+
+std::string execFrame(uint32_t id, const std::vector<std::string>& argv, bool stdin_open) {
+  rxpb::v1::Frame f;
+  auto* r = f.mutable_exec_request();
+  r->set_exec_id(id);
+  for (const auto& a : argv) r->add_argv(a);
+  r->set_stdin_open(stdin_open);
+  return rx::encodeFrame(f);
 }
 
 std::pair<std::string, bool> readUntilClosed(int fd, std::chrono::milliseconds timeout) {

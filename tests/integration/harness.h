@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/key_file.h"
 #include "rexec.pb.h"
 
 namespace rxtest {
@@ -194,6 +195,14 @@ class TlsTestClient {
   void* decoder_;  // rx::FrameDecoder*
   std::string plain_;
 };
+
+// The protocol's authentication with `key`, by hand, on a TlsTestClient (for tests the real
+// client cannot serve: several commands on one connection, never reading, malformed requests).
+// Runs the TLS handshake first; true when the server accepted and (HMAC) proved itself.
+bool authenticateRaw(TlsTestClient& c, const rx::ClientKey& key,
+                     uint64_t features = rxpb::v1::FEATURE_MULTI_EXEC | rxpb::v1::FEATURE_SIGNALS);
+// An ExecRequest frame for argv mode.
+std::string execFrame(uint32_t id, const std::vector<std::string>& argv, bool stdin_open = false);
 
 // A connected TCP socket to 127.0.0.1:port with a receive timeout; -1 on failure.
 int connectLoopback(uint16_t port);

@@ -45,43 +45,6 @@ class KeyOptionsTest : public RexecTest {
   bool exists(const std::string& path) const { return ::access(path.c_str(), F_OK) == 0; }
 };
 
-// A blocking client speaking the protocol directly, to hold several commands open at once.
-class WireClient {
- public:
-  explicit WireClient(uint16_t port) : c_(port) {}
-  bool next(rxpb::v1::Frame& f) { return c_.next(f); }
-  void send(const std::string& bytes) { EXPECT_TRUE(c_.send(bytes)); }
-  bool authenticate(const rx::ClientKey& key) {
-    if (!c_.handshake()) return false;
-    rxpb::v1::Frame f;
-    if (!next(f) || !f.has_auth_challenge()) return false;
-    const std::string server_nonce = f.auth_challenge().server_nonce();
-    const std::string client_nonce = rx::randomBytes(32);
-    const std::string binding = c_.channelBinding();
-    rxpb::v1::Frame a;
-    auto* r = a.mutable_auth_response();
-    r->set_protocol_version(rx::kProtocolVersion);
-    r->set_features(rxpb::v1::FEATURE_MULTI_EXEC);
-    r->set_key_id(key.key_id);
-    r->set_client_nonce(client_nonce);
-    r->set_proof(rx::clientProof(key, {server_nonce, client_nonce, binding, key.key_id}));
-    send(rx::encodeFrame(a));
-    return next(f) && f.has_auth_result() && f.auth_result().ok();
-  }
-
- private:
-  TlsTestClient c_;
-};
-
-std::string execFrame(uint32_t id, std::vector<std::string> argv, bool stdin_open) {
-  rxpb::v1::Frame f;
-  auto* r = f.mutable_exec_request();
-  r->set_exec_id(id);
-  for (auto& a : argv) r->add_argv(a);
-  r->set_stdin_open(stdin_open);
-  return rx::encodeFrame(f);
-}
-
 // --- command= ---
 
 TEST_F(KeyOptionsTest, ForcedCommandRunsInsteadOfTheRequest) {
@@ -157,8 +120,8 @@ TEST_F(KeyOptionsTest, MaxJobsRefusesTheCommandOverTheLimitOnOneConnection) {
   startWithOptions("max-jobs=1");
   rx::ClientKey key;
   ASSERT_TRUE(rx::loadKeyFile(key_, key));
-  WireClient c(daemon_->port());
-  ASSERT_TRUE(c.authenticate(key));
+  TlsTestClient c(daemon_->port());
+  ASSERT_TRUE(authenticateRaw(c, key));
   // Command 1 waits for its stdin, so it still runs when command 2 arrives.
   c.send(execFrame(1, {"sh", "-c", "read x; echo got-$x"}, true) + execFrame(2, {"true"}, false));
   rxpb::v1::Frame f;

@@ -57,38 +57,6 @@ std::string expectRefused(uint16_t port) {
   return addr;
 }
 
-// TLS, then the protocol's authentication with `key`, by hand (the real client cannot be made to
-// stop reading or to run two commands on one connection).
-bool authenticate(TlsTestClient& c, const rx::ClientKey& key) {
-  if (!c.handshake()) return false;
-  rxpb::v1::Frame f;
-  if (!c.next(f) || !f.has_auth_challenge()) return false;
-  const std::string server_nonce = f.auth_challenge().server_nonce();
-  const std::string client_nonce = rx::randomBytes(32);
-  const std::string binding = c.channelBinding();
-  // ProofInput holds views: every string it names lives to the end of this function.
-  const rx::ProofInput in{server_nonce, client_nonce, binding, key.key_id};
-  rxpb::v1::Frame a;
-  auto* r = a.mutable_auth_response();
-  r->set_protocol_version(rx::kProtocolVersion);
-  r->set_features(rxpb::v1::FEATURE_MULTI_EXEC | rxpb::v1::FEATURE_SIGNALS);
-  r->set_key_id(key.key_id);
-  r->set_client_nonce(client_nonce);
-  r->set_proof(rx::clientProof(key, in));
-  if (!c.send(rx::encodeFrame(a))) return false;
-  if (!c.next(f) || !f.has_auth_result() || !f.auth_result().ok()) return false;
-  return rx::checkServerProof(key, in, f.auth_result().server_proof());
-}
-
-std::string execFrame(uint32_t id, const std::vector<std::string>& argv, bool stdin_open = false) {
-  rxpb::v1::Frame f;
-  auto* r = f.mutable_exec_request();
-  r->set_exec_id(id);
-  for (const auto& a : argv) r->add_argv(a);
-  r->set_stdin_open(stdin_open);
-  return rx::encodeFrame(f);
-}
-
 pid_t startedPid(Daemon& d, const std::string& marker) {
   const auto line = d.waitForLog({"started pid", marker});
   if (!line) return -1;
@@ -273,7 +241,7 @@ TEST_F(StallTest, ClientThatNeverReadsIsClosedAndItsGroupKilled) {
   ASSERT_TRUE(rx::loadKeyFile(key_, key));
   {
     TlsTestClient c(daemon_->port());
-    ASSERT_TRUE(authenticate(c, key));
+    ASSERT_TRUE(authenticateRaw(c, key));
     ASSERT_TRUE(c.send(execFrame(1, {"head", "-c", "2000000000", "/dev/zero"})));
     // From here on nothing is read.
     const pid_t pgid = startedPid(*daemon_, "2000000000");
@@ -326,7 +294,7 @@ TEST_F(CommandLimitsTest, JobsPerConnectionIsTheOption) {
   rx::ClientKey key;
   ASSERT_TRUE(rx::loadKeyFile(key_, key));
   TlsTestClient c(daemon_->port());
-  ASSERT_TRUE(authenticate(c, key));
+  ASSERT_TRUE(authenticateRaw(c, key));
   ASSERT_TRUE(c.send(execFrame(1, {"cat"}, true) + execFrame(2, {"true"})));
   rxpb::v1::Frame f;
   ASSERT_TRUE(c.next(f));

@@ -18,50 +18,11 @@ namespace {
 
 using ProtocolTest = RexecTest;
 
-// A minimal blocking client built from the protocol's pieces.
-class WireClient {
- public:
-  explicit WireClient(uint16_t port) : c_(port) {}
-  bool next(rxpb::v1::Frame& f) { return c_.next(f); }
-  void send(const std::string& bytes) { EXPECT_TRUE(c_.send(bytes)); }
-  bool authenticate(const rx::ClientKey& key) {
-    if (!c_.handshake()) return false;
-    rxpb::v1::Frame f;
-    if (!next(f) || !f.has_auth_challenge()) return false;
-    const std::string server_nonce = f.auth_challenge().server_nonce();
-    const std::string client_nonce = rx::randomBytes(32);
-    const std::string binding = c_.channelBinding();
-    rxpb::v1::Frame a;
-    auto* r = a.mutable_auth_response();
-    r->set_protocol_version(rx::kProtocolVersion);
-    r->set_features(rxpb::v1::FEATURE_MULTI_EXEC | rxpb::v1::FEATURE_SIGNALS);
-    r->set_key_id(key.key_id);
-    r->set_client_nonce(client_nonce);
-    const rx::ProofInput in{server_nonce, client_nonce, binding, key.key_id};
-    r->set_proof(rx::clientProof(key, in));
-    send(rx::encodeFrame(a));
-    if (!next(f) || !f.has_auth_result() || !f.auth_result().ok()) return false;
-    return rx::checkServerProof(key, in, f.auth_result().server_proof());
-  }
-
- private:
-  TlsTestClient c_;
-};
-
-std::string execFrame(uint32_t id, std::vector<std::string> argv, bool stdin_open) {
-  rxpb::v1::Frame f;
-  auto* r = f.mutable_exec_request();
-  r->set_exec_id(id);
-  for (auto& a : argv) r->add_argv(a);
-  r->set_stdin_open(stdin_open);
-  return rx::encodeFrame(f);
-}
-
 TEST_F(ProtocolTest, SeveralCommandsAtOnceOnOneConnection) {
   rx::ClientKey key;
   ASSERT_TRUE(rx::loadKeyFile(key_, key));
-  WireClient c(daemon_->port());
-  ASSERT_TRUE(c.authenticate(key));
+  TlsTestClient c(daemon_->port());
+  ASSERT_TRUE(authenticateRaw(c, key));
   // Both commands wait on their own stdin, so they truly run at the same time.
   c.send(execFrame(7, {"sh", "-c", "read x; echo seven-$x; exit 7"}, true) +
          execFrame(9, {"sh", "-c", "read x; echo nine-$x >&2; exit 9"}, true));
@@ -102,8 +63,8 @@ TEST_F(ProtocolTest, SeveralCommandsAtOnceOnOneConnection) {
 TEST_F(ProtocolTest, ReusedExecIdIsAProtocolError) {
   rx::ClientKey key;
   ASSERT_TRUE(rx::loadKeyFile(key_, key));
-  WireClient c(daemon_->port());
-  ASSERT_TRUE(c.authenticate(key));
+  TlsTestClient c(daemon_->port());
+  ASSERT_TRUE(authenticateRaw(c, key));
   c.send(execFrame(1, {"sleep", "310.101"}, false) + execFrame(1, {"true"}, false));
   rxpb::v1::Frame f;
   bool got_error = false;
@@ -116,8 +77,8 @@ TEST_F(ProtocolTest, ReusedExecIdIsAProtocolError) {
 TEST_F(ProtocolTest, FeaturesNotDeclaredAreRefused) {
   rx::ClientKey key;
   ASSERT_TRUE(rx::loadKeyFile(key_, key));
-  WireClient c(daemon_->port());  // declares MULTI_EXEC and SIGNALS, not SHELL
-  ASSERT_TRUE(c.authenticate(key));
+  TlsTestClient c(daemon_->port());  // declares MULTI_EXEC and SIGNALS, not SHELL
+  ASSERT_TRUE(authenticateRaw(c, key));
   rxpb::v1::Frame f;
   auto* r = f.mutable_exec_request();
   r->set_exec_id(1);
@@ -134,8 +95,8 @@ TEST_F(ProtocolTest, FeaturesNotDeclaredAreRefused) {
 TEST_F(ProtocolTest, ClientErrorFrameClosesTheConnection) {
   rx::ClientKey key;
   ASSERT_TRUE(rx::loadKeyFile(key_, key));
-  WireClient c(daemon_->port());
-  ASSERT_TRUE(c.authenticate(key));
+  TlsTestClient c(daemon_->port());
+  ASSERT_TRUE(authenticateRaw(c, key));
   c.send(execFrame(1, {"sleep", "311.101"}, false));
   ASSERT_TRUE(daemon_->waitForLog({"started pid", "311.101"}));
   rxpb::v1::Frame f;

@@ -76,6 +76,38 @@ TEST_F(ServiceTest, CheckConfigPrintsEveryProblemWithFileAndLine) {
   EXPECT_NE(ok.out.find("OK (1 authorized key(s)"), std::string::npos) << ok.out;
 }
 
+TEST_F(ServiceTest, DaemonRefusesKeysOthersCanReadOrWrite) {
+  writeFile(dir_.file("authorized_keys"), makeKey(dir_.file("id")), 0600);
+  auto init = run({rexecdPath(), "--init-host-key", dir_.file("host_key")});
+  ASSERT_EQ(init.exit_code, 0) << init.err;
+  EXPECT_EQ(init.out.rfind("SHA256:", 0), 0u) << init.out;
+  const std::vector<std::string> start{rexecdPath(),
+                                       "--config",
+                                       "/dev/null",
+                                       "--listen",
+                                       "127.0.0.1:0",
+                                       "--authorized-keys",
+                                       dir_.file("authorized_keys"),
+                                       "--host-key",
+                                       dir_.file("host_key"),
+                                       "--check-config"};
+  EXPECT_EQ(run(start).exit_code, 0);
+
+  chmod(dir_.file("host_key").c_str(), 0644);
+  auto readable = run(start);
+  EXPECT_EQ(readable.exit_code, 1);
+  EXPECT_NE(readable.err.find("host_key: permissions 0644 are too open"), std::string::npos) << readable.err;
+  auto started = run({rexecdPath(), "--config", "/dev/null", "--listen", "127.0.0.1:0", "--authorized-keys",
+                      dir_.file("authorized_keys"), "--host-key", dir_.file("host_key")});
+  EXPECT_EQ(started.exit_code, 2) << "the daemon does not start";
+  chmod(dir_.file("host_key").c_str(), 0600);
+
+  chmod(dir_.file("authorized_keys").c_str(), 0646);
+  auto writable = run(start);
+  EXPECT_EQ(writable.exit_code, 1);
+  EXPECT_NE(writable.err.find("must not be writable by group or others"), std::string::npos) << writable.err;
+}
+
 TEST_F(ServiceTest, ExplicitMissingConfigIsAnError) {
   writeFile(dir_.file("authorized_keys"), makeKey(dir_.file("id")), 0600);
   auto r = run({rexecdPath(), "--config", dir_.file("missing.conf"), "--authorized-keys",

@@ -7,6 +7,17 @@
 #include "common/encoding.h"
 
 namespace rx {
+
+bool validEnvName(std::string_view name) {
+  if (name.empty() || name.size() > 256) return false;
+  for (size_t i = 0; i < name.size(); ++i) {
+    const char c = name[i];
+    const bool ok =
+        c == '_' || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (i > 0 && c >= '0' && c <= '9');
+    if (!ok) return false;
+  }
+  return true;
+}
 namespace {
 
 struct RawOption {
@@ -92,14 +103,7 @@ std::vector<std::string_view> splitList(std::string_view value) {
 
 bool validEnvPattern(std::string_view p) {
   if (!p.empty() && p.back() == '*') p.remove_suffix(1);
-  if (p.empty() || p.size() > 256) return false;
-  for (size_t i = 0; i < p.size(); ++i) {
-    const char c = p[i];
-    const bool ok =
-        c == '_' || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (i > 0 && c >= '0' && c <= '9');
-    if (!ok) return false;
-  }
-  return true;
+  return validEnvName(p);
 }
 
 Status parseCommand(const std::string& value, KeyOptions& out) {

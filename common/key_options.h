@@ -45,6 +45,10 @@ struct KeyOptions {
 
 inline constexpr size_t kMaxKeyOptionJobs = 65535;
 
+// A valid environment variable name: [A-Za-z_][A-Za-z0-9_]*, 1 to 256 bytes. Used for names a
+// client sends and for the names and prefixes of env= lists.
+bool validEnvName(std::string_view name);
+
 // Parses the options field (everything before the key type); `out` is reset first. user= is
 // looked up in the password database here.
 Status parseKeyOptions(std::string_view text, KeyOptions& out);

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "client/exit_status.h"
+#include "common/owned_write.h"
 #include "common/tcp_options.h"
 
 namespace rx {
@@ -20,12 +21,6 @@ constexpr size_t kHighWater = 4 * 1024 * 1024;
 constexpr size_t kLowWater = 1024 * 1024;
 
 }  // namespace
-
-struct ExecClient::WriteReq {
-  uv_write_t req;
-  std::string data;
-  ExecClient* client;
-};
 
 ExecClient::ExecClient(uv_loop_t* loop, HostPort target, ClientKey key, ExecParams params,
                        ClientTimeouts timeouts, SSL_CTX* tls, HostKeyPolicy host_keys)
@@ -229,22 +224,16 @@ void ExecClient::writeRaw(std::string bytes) {
 
 void ExecClient::queueWrite(std::string bytes) {
   if (!connected_ || bytes.empty()) return;
-  auto* w = new WriteReq{{}, std::move(bytes), this};
-  w->req.data = w;
-  uv_buf_t buf = uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size()));
-  socket_queued_ += w->data.size();
+  const size_t size = bytes.size();
+  socket_queued_ += size;
   const int err =
-      uv_write(&w->req, reinterpret_cast<uv_stream_t*>(&tcp_), &buf, 1, [](uv_write_t* req, int status) {
-        auto* done = static_cast<WriteReq*>(req->data);
-        ExecClient* c = done->client;
-        c->socket_queued_ -= done->data.size();
-        delete done;
-        if (status != 0 && status != UV_ECANCELED) c->session_.onClosed(uv_strerror(status));
-        c->updateStdinReading();
+      writeOwned(reinterpret_cast<uv_stream_t*>(&tcp_), std::move(bytes), [this](int status, size_t n) {
+        socket_queued_ -= n;
+        if (status != 0 && status != UV_ECANCELED) session_.onClosed(uv_strerror(status));
+        updateStdinReading();
       });
   if (err != 0) {
-    socket_queued_ -= w->data.size();
-    delete w;
+    socket_queued_ -= size;
     session_.onClosed(uv_strerror(err));
     return;
   }

@@ -42,7 +42,6 @@ class ExecClient final : public ClientSessionHost {
   void onFailure(const std::string& message) override;
 
  private:
-  struct WriteReq;
   void resolve();
   // The connect bound: from the start until the request is sent (restarted after the host key
   // was accepted, which may have taken a question on the terminal).

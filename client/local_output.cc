@@ -1,17 +1,13 @@
 #include "client/local_output.h"
 
+#include "common/owned_write.h"
+
 #include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
 
 namespace rx {
-
-struct LocalOutput::WriteReq {
-  uv_write_t req;
-  std::string data;
-  LocalOutput* out;
-};
 
 LocalOutput::LocalOutput(uv_loop_t* loop, int fd) : fd_(fd) {
   const uv_handle_type type = uv_guess_handle(fd);
@@ -55,22 +51,16 @@ bool LocalOutput::write(std::string_view data) {
     }
     return true;
   }
-  auto* w = new WriteReq{{}, std::string(data), this};
-  w->req.data = w;
-  uv_buf_t buf = uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size()));
-  queued_ += w->data.size();
+  const size_t size = data.size();
+  queued_ += size;
   const int err =
-      uv_write(&w->req, reinterpret_cast<uv_stream_t*>(&handle_), &buf, 1, [](uv_write_t* req, int status) {
-        auto* done = static_cast<WriteReq*>(req->data);
-        LocalOutput* out = done->out;
-        out->queued_ -= done->data.size();
-        delete done;
-        if (status != 0) out->broken_ = true;
-        if (out->on_drain_) out->on_drain_();
+      writeOwned(reinterpret_cast<uv_stream_t*>(&handle_), std::string(data), [this](int status, size_t n) {
+        queued_ -= n;
+        if (status != 0) broken_ = true;
+        if (on_drain_) on_drain_();
       });
   if (err != 0) {
-    queued_ -= w->data.size();
-    delete w;
+    queued_ -= size;
     broken_ = true;
     return false;
   }

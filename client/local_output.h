@@ -28,7 +28,6 @@ class LocalOutput {
   void close(std::function<void()> done);
 
  private:
-  struct WriteReq;
   void restoreFlags();
 
   int fd_;

@@ -6,16 +6,11 @@
 
 #include "common/log.h"
 #include "common/net_address.h"
+#include "common/owned_write.h"
 #include "common/tcp_options.h"
 #include "daemon/server.h"
 
 namespace rx {
-
-struct Connection::WriteReq {
-  uv_write_t req;
-  std::string data;
-  Connection* conn;
-};
 
 Connection* Connection::accept(Server& server, uv_stream_t* listener) {
   auto* conn = new Connection(server);
@@ -225,22 +220,12 @@ void Connection::flushTls() {
 
 void Connection::writeRaw(std::string bytes) {
   if (closing_ || bytes.empty()) return;
-  auto* w = new WriteReq{{}, std::move(bytes), this};
-  w->req.data = w;
-  uv_buf_t buf = uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size()));
-  const size_t size = w->data.size();
+  const size_t size = bytes.size();
   queued_ += size;
-  const int err =
-      uv_write(&w->req, reinterpret_cast<uv_stream_t*>(&tcp_), &buf, 1, [](uv_write_t* req, int status) {
-        auto* done = static_cast<WriteReq*>(req->data);
-        Connection* conn = done->conn;
-        const size_t n = done->data.size();
-        delete done;
-        conn->onWriteDone(n, status);
-      });
+  const int err = writeOwned(reinterpret_cast<uv_stream_t*>(&tcp_), std::move(bytes),
+                             [this](int status, size_t n) { onWriteDone(n, status); });
   if (err != 0) {
     queued_ -= size;
-    delete w;
     log::info("{}: write: {}", peer_, uv_strerror(err));
     close();
     return;

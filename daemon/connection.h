@@ -41,7 +41,6 @@ class Connection final : public SessionHost {
   void onAuthenticationFailed() override;
 
  private:
-  struct WriteReq;
   explicit Connection(Server& server);
   ~Connection() override;
   void onRead(ssize_t nread, const uv_buf_t* buf);

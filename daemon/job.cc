@@ -10,6 +10,7 @@
 
 #include "common/encoding.h"
 #include "common/log.h"
+#include "common/owned_write.h"
 #include "common/signal_names.h"
 
 namespace rx {
@@ -39,12 +40,6 @@ StartError startErrorFor(int err, const std::string& program) {
 }
 
 }  // namespace
-
-struct Job::StdinWrite {
-  uv_write_t req;
-  std::string data;
-  Job* job;
-};
 
 JobHandle* UvLauncher::start(const JobSpec& spec, JobObserver* observer, StartError& error) {
   if (spec.argv.empty()) {
@@ -276,26 +271,20 @@ void Job::terminate() {
 
 void Job::writeStdin(std::string data) {
   if (!stdin_.open || stdin_close_requested_ || data.empty()) return;
-  auto* w = new StdinWrite{{}, std::move(data), this};
-  uv_buf_t buf = uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size()));
-  stdin_queued_ += w->data.size();
-  const int err = uv_write(
-      &w->req, reinterpret_cast<uv_stream_t*>(&stdin_.handle), &buf, 1, [](uv_write_t* req, int status) {
-        auto* done = static_cast<StdinWrite*>(req->data);
-        Job* job = done->job;
-        job->stdin_queued_ -= done->data.size();
-        delete done;
-        if (status != 0 && status != UV_ECANCELED && status != UV_EPIPE)
-          log::debug("exec {}: stdin write: {}", job->spec_.exec_id, uv_strerror(status));
-        if (job->stdin_draining_ && job->stdin_queued_ < job->spec_.stdin_high_water / 4) {
-          job->stdin_draining_ = false;
-          if (job->observer_) job->observer_->onJobStdinDrained(*job);
-        }
-      });
-  w->req.data = w;
+  const size_t size = data.size();
+  stdin_queued_ += size;
+  const int err = writeOwned(reinterpret_cast<uv_stream_t*>(&stdin_.handle), std::move(data),
+                             [this](int status, size_t n) {
+                               stdin_queued_ -= n;
+                               if (status != 0 && status != UV_ECANCELED && status != UV_EPIPE)
+                                 log::debug("exec {}: stdin write: {}", spec_.exec_id, uv_strerror(status));
+                               if (stdin_draining_ && stdin_queued_ < spec_.stdin_high_water / 4) {
+                                 stdin_draining_ = false;
+                                 if (observer_) observer_->onJobStdinDrained(*this);
+                               }
+                             });
   if (err != 0) {
-    stdin_queued_ -= w->data.size();
-    delete w;
+    stdin_queued_ -= size;
     return;
   }
   if (stdin_queued_ >= spec_.stdin_high_water) stdin_draining_ = true;

@@ -59,7 +59,6 @@ class Job final : public JobHandle {
     bool eof = false;  // finished: end of file, error, or cut
     uint64_t bytes = 0;
   };
-  struct StdinWrite;
 
   Job(UvLauncher& launcher, const JobSpec& spec, JobObserver* observer);
   ~Job() override;

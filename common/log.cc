@@ -15,7 +15,13 @@ bool enabled(Level level) { return static_cast<int>(level) <= static_cast<int>(g
 
 void write(Level level, std::string_view line) {
   if (!enabled(level)) return;
-  std::string out = "<" + std::to_string(static_cast<int>(level)) + ">";
+  // Built by append, not "<" + to_string(...) + ">": that form trips g++ 12's false -Wrestrict
+  // at -O3 (GCC bug 105329), which -Werror turns into a failed Release build.
+  std::string out;
+  out.reserve(line.size() + 5);
+  out.push_back('<');
+  out.push_back(static_cast<char>('0' + static_cast<int>(level)));
+  out.push_back('>');
   out.append(line);
   out.push_back('\n');
   // One write() per line so lines from concurrent writers never interleave. A full stderr

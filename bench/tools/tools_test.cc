@@ -1,0 +1,108 @@
+// The tools bench/run drives, against a real rexecd (tests/integration's harness): bench/run is
+// not part of CI, so these keep the tools working as the protocol and the daemon change. No
+// figure is checked, only that each tool does its job and fails loudly when it cannot.
+#include <signal.h>
+
+#include <algorithm>
+#include <sstream>
+
+#include "tests/integration/fixture.h"
+
+namespace rxtest {
+namespace {
+
+class BenchTools : public RexecTest {
+ public:
+  Daemon::Options daemonOptions() override {
+    Daemon::Options o;
+    o.extra_args = {"--per-source-max-startups", "100", "--auth-penalty", "0"};
+    return o;
+  }
+  std::vector<std::string> idleConns(const std::string& fingerprint, int count) {
+    return {
+        RX_IDLE_CONNS_PATH, "--port",  std::to_string(daemon_->port()), "--identity",  key_, "--fingerprint",
+        fingerprint,        "--count", std::to_string(count),           "--in-flight", "5"};
+  }
+  // One runner spec line: LABEL CPU_PID STDIN STDOUT ARGV...
+  static std::string specLine(const std::string& label, pid_t cpu_pid, const std::vector<std::string>& argv) {
+    std::string line = label + "\t" + std::to_string(cpu_pid) + "\t-\t-";
+    for (const auto& a : argv) line += "\t" + a;
+    return line + "\n";
+  }
+};
+
+TEST_F(BenchTools, IdleConnsAuthenticatesAndHoldsItsConnections) {
+  Subprocess idle(idleConns(daemon_->fingerprint(), 20));
+  ASSERT_TRUE(idle.waitForStdout("ready 20 "));
+  EXPECT_TRUE(daemon_->waitForLogState([](const std::vector<std::string>& lines) {
+    size_t n = 0;
+    for (const auto& l : lines) n += l.find("authenticated with key") != std::string::npos;
+    return n >= 20;
+  }));
+  // The daemon still serves a command next to them.
+  EXPECT_EQ(runRemote({"echo", "hi"}).out, "hi\n");
+  idle.signal(SIGTERM);
+  const auto r = idle.wait();
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.err, "");
+}
+
+TEST_F(BenchTools, IdleConnsRefusesAnotherHostKey) {
+  const auto r = run(idleConns("SHA256:" + std::string(43, 'A'), 3));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("host key is not"), std::string::npos) << r.err;
+}
+
+TEST_F(BenchTools, RunnerReportsEveryCommandAndChargesTheDaemonsCpu) {
+  writeFile(dir_.file("spec"),
+            specLine("remote", daemon_->pid(), rexec({"true"})) + specLine("local", 0, {"true"}));
+  const auto r = run({RX_BENCH_RUNNER_PATH, "--runs", "3", "--warmup", "1", "--batch", "4", "--parallel", "2",
+                      "--samples", dir_.file("samples"), dir_.file("spec")});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::istringstream out(r.out);
+  std::string label;
+  double median, p10, p90, min, max, cpu, own;
+  ASSERT_TRUE(out >> label >> median >> p10 >> p90 >> min >> max >> cpu >> own) << r.out;
+  EXPECT_EQ(label, "remote");
+  EXPECT_TRUE(min <= p10 && p10 <= median && median <= p90 && p90 <= max) << r.out;
+  EXPECT_GE(cpu, 0) << "the daemon's CPU is charged";
+  EXPECT_GE(own, 0);
+  ASSERT_TRUE(out >> label >> median >> p10 >> p90 >> min >> max >> cpu >> own) << r.out;
+  EXPECT_EQ(label, "local");
+  EXPECT_EQ(cpu, -1) << "no daemon named, no CPU";
+  // 16 commands ran: the warm-up round too.
+  EXPECT_TRUE(daemon_->waitForLogState([](const std::vector<std::string>& lines) {
+    return std::count_if(lines.begin(), lines.end(),
+                         [](const std::string& l) { return l.find("exit=0") != std::string::npos; }) >= 16;
+  }));
+  EXPECT_EQ(daemon_->countLog("exit=0"), 16u);
+  // One raw sample per measured batch: 3 of them.
+  std::istringstream samples(readFile(dir_.file("samples")));
+  std::string line;
+  ASSERT_TRUE(std::getline(samples, line));
+  EXPECT_EQ(std::count(line.begin(), line.end(), ' '), 3) << line;
+}
+
+TEST_F(BenchTools, RunnerFailsWhenACommandFails) {
+  writeFile(dir_.file("spec"), specLine("bad", 0, rexec({"false"})));
+  const auto r = run({RX_BENCH_RUNNER_PATH, "--runs", "1", "--warmup", "0", dir_.file("spec")});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("bad: 1 of 1 commands failed (exit status 1)"), std::string::npos) << r.err;
+}
+
+TEST(BenchToolsLocal, TcpStreamMovesEveryByte) {
+  const auto r = run({RX_TCP_STREAM_PATH, "3000000"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.rfind("3000000 ", 0), 0u) << r.out;
+}
+
+TEST(BenchToolsLocal, SlowReaderReadsAllOfItsInput) {
+  Subprocess::Options o;
+  o.stdin_data = std::string(300000, 'x');
+  const auto r = run({RX_SLOW_READER_PATH, "1000"}, o);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "300000\n");
+}
+
+}  // namespace
+}  // namespace rxtest

@@ -17,14 +17,16 @@
 // always runs first. Any exit status other than 0 fails the whole run.
 //
 // Output, one line per command:
-//   LABEL MEDIAN_S P10_S P90_S MIN_S MAX_S TREE_CPU_PER_CMD_S OWN_CPU_PER_CMD_S
+//   LABEL MEDIAN_S P10_S P90_S MIN_S MAX_S TREE_CPU_PER_CMD_S OWN_CPU_PER_CMD_S CLIENT_CPU_PER_CMD_S
 // TREE_CPU_PER_CMD_S is the tree's CPU over all measured samples divided by the commands in them
 // (clock ticks, so only meaningful over many commands); OWN_CPU_PER_CMD_S the same for the
-// CPU_PID process alone (utime+stime); both -1 without a CPU_PID.
+// CPU_PID process alone (utime+stime); both -1 without a CPU_PID. CLIENT_CPU_PER_CMD_S is the
+// user+system time of the command itself (and its children), from wait4(), per command.
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -53,7 +55,9 @@ struct Command {
   std::vector<double> samples;  // seconds
   long long cpu_ticks = 0;
   long long own_ticks = 0;
-  long long commands = 0;
+  double client_cpu_s = 0;
+  long long commands = 0;           // those the CPU_PID's time was read around
+  long long measured_commands = 0;  // all measured ones
 };
 
 struct Options {
@@ -216,7 +220,13 @@ pid_t spawn(const Command& c) {
 }
 
 // Runs `count` copies of `c`, at most `parallel` at once; returns the wall time in seconds.
-double runSample(const Command& c, int count, int parallel, double timeout_s) {
+double seconds(const timeval& tv) {
+  return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) * 1e-6;
+}
+
+// Runs `count` copies of `c`, at most `parallel` at once; returns the wall time in seconds and
+// adds the commands' own CPU time to `client_cpu_s`.
+double runSample(const Command& c, int count, int parallel, double timeout_s, double& client_cpu_s) {
   std::set<pid_t> running;
   int started = 0, failed = 0, first_status = 0;
   const double start = now();
@@ -230,9 +240,11 @@ double runSample(const Command& c, int count, int parallel, double timeout_s) {
     bool reaped = false;
     for (;;) {
       int status = 0;
-      const pid_t pid = waitpid(-1, &status, WNOHANG);
+      rusage ru{};
+      const pid_t pid = wait4(-1, &status, WNOHANG, &ru);
       if (pid <= 0) break;
       if (!running.erase(pid)) continue;
+      client_cpu_s += seconds(ru.ru_utime) + seconds(ru.ru_stime);
       reaped = true;
       if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
         if (failed++ == 0) first_status = status;
@@ -320,9 +332,12 @@ int main(int argc, char** argv) {
       Command& c = cmds[(k + static_cast<size_t>(round)) % cmds.size()];
       TreeState before;
       if (c.cpu_pid > 0) before = readTree(c.cpu_pid);
-      const double t = runSample(c, opts.batch, opts.parallel, opts.timeout_s);
+      double client_cpu_s = 0;
+      const double t = runSample(c, opts.batch, opts.parallel, opts.timeout_s, client_cpu_s);
       if (!measured) continue;
+      c.client_cpu_s += client_cpu_s;
       c.samples.push_back(t);
+      c.measured_commands += opts.batch;
       if (c.cpu_pid > 0) {
         const TreeState after = settledTree(c.cpu_pid, before);
         c.cpu_ticks += after.ticks - before.ticks;
@@ -339,11 +354,11 @@ int main(int argc, char** argv) {
                  ? static_cast<double>(ticks) / static_cast<double>(hz) / static_cast<double>(c.commands)
                  : -1.0;
     };
-    std::printf("%s %.6f %.6f %.6f %.6f %.6f %.6f %.6f\n", c.label.c_str(), percentile(c.samples, 0.5),
+    std::printf("%s %.6f %.6f %.6f %.6f %.6f %.6f %.6f %.6f\n", c.label.c_str(), percentile(c.samples, 0.5),
                 percentile(c.samples, 0.1), percentile(c.samples, 0.9),
                 *std::min_element(c.samples.begin(), c.samples.end()),
                 *std::max_element(c.samples.begin(), c.samples.end()), perCommand(c.cpu_ticks),
-                perCommand(c.own_ticks));
+                perCommand(c.own_ticks), c.client_cpu_s / static_cast<double>(c.measured_commands));
     if (samples) {
       std::fprintf(samples, "%s", c.label.c_str());
       for (double s : c.samples) std::fprintf(samples, " %.6f", s);

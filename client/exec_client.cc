@@ -151,6 +151,8 @@ void ExecClient::onConnected(int status) {
   }
   flushTls();
   updateSocketReading();
+  // While the server works on its handshake flight (on the other core, or while we wait).
+  session_.prepareKey();
 }
 
 void ExecClient::updateSocketReading() {

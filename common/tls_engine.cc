@@ -124,9 +124,25 @@ Status TlsEngine::start() {
 }
 
 Status TlsEngine::driveHandshake() {
+  if (SSL_is_server(ssl_) && !server_flight_sent_) {
+    // OpenSSL's way to stop right after the server's Finished, where 0.5-RTT data may be written
+    // (see canWrite()). Early data from the client is never accepted (no tickets, max early data
+    // 0), so this only ever reports FINISH or "want more".
+    char unused[1];
+    size_t n = 0;
+    const int r = SSL_read_early_data(ssl_, unused, sizeof unused, &n);
+    if (r == SSL_READ_EARLY_DATA_SUCCESS) {
+      failed_ = true;
+      return Status::Error("TLS handshake failed: unexpected early data");
+    }
+    if (r != SSL_READ_EARLY_DATA_FINISH) return lastError(r, "handshake");
+    server_flight_sent_ = true;
+    server_early_write_ = !SSL_is_init_finished(ssl_);
+  }
   const int r = SSL_do_handshake(ssl_);
   if (r == 1) {
     handshake_done_ = true;
+    server_early_write_ = false;
     return Status::Ok();
   }
   return lastError(r, "handshake");
@@ -158,9 +174,16 @@ Status TlsEngine::feed(std::string_view ciphertext, std::string& plain) {
 
 Status TlsEngine::write(std::string_view plain) {
   if (failed_) return Status::Error("TLS session already failed");
-  if (!handshake_done_) return Status::Error("TLS write before the handshake completed");
+  if (!canWrite()) return Status::Error("TLS write before the handshake completed");
   while (!plain.empty()) {
-    const int n = SSL_write(ssl_, plain.data(), static_cast<int>(std::min<size_t>(plain.size(), 1 << 30)));
+    int n = 0;
+    if (handshake_done_) {
+      n = SSL_write(ssl_, plain.data(), static_cast<int>(std::min<size_t>(plain.size(), 1 << 30)));
+    } else {
+      size_t written = 0;
+      n = SSL_write_early_data(ssl_, plain.data(), plain.size(), &written) == 1 ? static_cast<int>(written)
+                                                                                : 0;
+    }
     if (n <= 0) {
       // Memory BIOs never push back, so "want read/write" here means the session is unusable.
       Status s = lastError(n, "write");

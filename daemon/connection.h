@@ -28,8 +28,8 @@ class Connection final : public SessionHost {
   static Connection* accept(Server& server, uv_stream_t* listener);
 
   void close();
-  // Null until the server's TLS handshake flight is out.
-  Session* session() { return session_.get(); }
+  // Null until the TLS handshake is done (a connection still in it is simply closed).
+  Session* session() { return channel_bound_ ? session_.get() : nullptr; }
   const std::string& peer() const { return peer_; }
 
   // SessionHost

@@ -75,6 +75,7 @@ void ClientSession::dispatch(const Frame& frame) {
         fail("protocol error: bad challenge from the server");
         return;
       }
+      prepareKey();  // normally done already
       server_nonce_ = c.server_nonce();
       client_nonce_ = randomBytes(kNonceSize);
       const ProofInput in{server_nonce_, client_nonce_, channel_binding_, key_.key_id};

@@ -40,6 +40,9 @@ class ClientSession {
 
   ClientSession(ClientKey key, ExecParams params, ClientSessionHost& host);
 
+  // Finishes the key (see KeyDerivation); the host calls it while the handshake is in flight.
+  void prepareKey() { completeKey(key_); }
+
   // The TLS handshake finished and the server's key was accepted: `channel_binding` is the
   // connection's exporter, which the proofs cover. Bytes are accepted only after this.
   void onSecureChannel(std::string channel_binding);

@@ -151,6 +151,8 @@ void ExecClient::onConnected(int status) {
   }
   flushTls();
   updateSocketReading();
+  // While the server works on its handshake flight (on the other core, or while we wait).
+  session_.prepareKey();
 }
 
 void ExecClient::updateSocketReading() {
@@ -183,8 +185,8 @@ void ExecClient::onSocketRead(ssize_t nread, const uv_buf_t* buf) {
   }
   std::string plain;
   const Status s = tls_->feed(std::string_view(buf->base, static_cast<size_t>(nread)), plain);
-  flushTls();
   if (!s) {
+    flushTls();  // the TLS alert
     fail(s.message());
     return;
   }
@@ -193,6 +195,7 @@ void ExecClient::onSocketRead(ssize_t nread, const uv_buf_t* buf) {
     uv_timer_stop(&connect_timer_);  // a question on the terminal may take a while
     const std::string label = knownHostLabel(target_.host, target_.port);
     if (Status v = verifyHostKey(host_keys_, label, tls_->peerKeyFingerprint()); !v) {
+      flushTls();
       fail(v.message());
       return;
     }
@@ -201,7 +204,20 @@ void ExecClient::onSocketRead(ssize_t nread, const uv_buf_t* buf) {
     armConnectTimer();
     session_.onSecureChannel(tls_->channelBinding());
   }
+  // One write for everything this read leads to: our TLS Finished, and with it (the server sends
+  // its challenge with its handshake flight) the answer, the request and a short stdin with its
+  // end. One segment, one wake-up of the server.
+  batching_ = true;
   if (!plain.empty()) session_.onBytes(plain);
+  batching_ = false;
+  if (!batched_.empty() && !finished_) {
+    if (Status w = tls_->write(batched_); !w) {
+      fail(w.message());
+      return;
+    }
+  }
+  batched_.clear();
+  flushTls();
 }
 
 void ExecClient::flushTls() {
@@ -210,6 +226,10 @@ void ExecClient::flushTls() {
 
 void ExecClient::send(std::string bytes) {
   if (finished_ || !secure_ || bytes.empty()) return;
+  if (batching_) {
+    batched_ += bytes;
+    return;
+  }
   if (Status s = tls_->write(bytes); !s) {
     fail(s.message());
     return;

@@ -70,6 +70,9 @@ class ExecClient final : public ClientSessionHost {
   HostKeyPolicy host_keys_;
   std::unique_ptr<TlsEngine> tls_;
   bool secure_ = false;  // handshake done and the host key accepted
+  // While a read is processed, the frames it leads to are collected here and written at once.
+  bool batching_ = false;
+  std::string batched_;
 
   std::vector<sockaddr_storage> addresses_;
   size_t next_address_ = 0;

@@ -1,7 +1,7 @@
 #pragma once
 // The client's stdin, read as the remote command can take it: pipes, sockets and terminals
-// through libuv streams, regular files and devices (/dev/null) through uv_fs_read. A closed or
-// unusable descriptor reads as empty.
+// through libuv streams; regular files and devices (/dev/null) with plain read() on the loop, as
+// OpenSSH does (they never wait for a writer). A closed or unusable descriptor reads as empty.
 #include <uv.h>
 
 #include <functional>
@@ -20,7 +20,9 @@ class LocalInput {
   LocalInput(const LocalInput&) = delete;
   LocalInput& operator=(const LocalInput&) = delete;
 
-  // Back-pressure: pause while the connection's queue is full.
+  // Back-pressure: pause while the connection's queue is full. Starts paused. For a file, resume()
+  // reads the first chunk at once, so that a short file (or /dev/null: its end of file) goes out
+  // in the same write as the request.
   void pause();
   void resume();
   // Stops for good and releases the handle; `done` runs when it is safe to destroy this.
@@ -29,10 +31,9 @@ class LocalInput {
  private:
   enum class Kind { Stream, File, None };
   void startStream();
-  void readFile();
+  void readFileChunk();
   void finish();
 
-  uv_loop_t* loop_;
   int fd_;
   Kind kind_ = Kind::None;
   DataFn on_data_;
@@ -40,14 +41,12 @@ class LocalInput {
   bool paused_ = true;
   bool eof_ = false;
   bool closing_ = false;
-  bool fs_busy_ = false;
   int saved_flags_ = -1;
-  int64_t file_offset_ = -1;  // -1: read at the current position
   union {
     uv_pipe_t pipe;
     uv_tty_t tty;
+    uv_idle_t idle;  // File: reads one chunk per loop iteration while running
   } handle_{};
-  uv_fs_t fs_req_{};
   std::unique_ptr<char[]> buffer_;
   std::function<void()> on_closed_;
 };

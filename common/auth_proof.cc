@@ -1,8 +1,10 @@
 #include "common/auth_proof.h"
 
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/params.h>
 #include <openssl/rand.h>
 
 #include <cstdio>
@@ -67,9 +69,33 @@ std::string ed25519PublicKey(std::string_view seed) {
   return pub;
 }
 
-std::string ed25519Sign(std::string_view seed, std::string_view message) {
-  EVP_PKEY* k = EVP_PKEY_new_raw_private_key(
-      EVP_PKEY_ED25519, nullptr, reinterpret_cast<const unsigned char*>(seed.data()), seed.size());
+namespace {
+
+// The private key with its known public half: importing the seed alone derives the public key
+// again (a scalar multiplication, 0.85 M of the client's instructions per command).
+EVP_PKEY* ed25519KeyPair(std::string_view seed, std::string_view public_key) {
+  EVP_PKEY_CTX* ctx = EVP_PKEY_CTX_new_id(EVP_PKEY_ED25519, nullptr);
+  EVP_PKEY* k = nullptr;
+  OSSL_PARAM params[] = {
+      OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PRIV_KEY, const_cast<char*>(seed.data()),
+                                        seed.size()),
+      OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, const_cast<char*>(public_key.data()),
+                                        public_key.size()),
+      OSSL_PARAM_construct_end()};
+  if (!ctx || EVP_PKEY_fromdata_init(ctx) != 1 || EVP_PKEY_fromdata(ctx, &k, EVP_PKEY_KEYPAIR, params) != 1)
+    k = nullptr;
+  EVP_PKEY_CTX_free(ctx);
+  return k;
+}
+
+}  // namespace
+
+std::string ed25519Sign(std::string_view seed, std::string_view message, std::string_view public_key) {
+  EVP_PKEY* k =
+      public_key.size() == 32
+          ? ed25519KeyPair(seed, public_key)
+          : EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, nullptr,
+                                         reinterpret_cast<const unsigned char*>(seed.data()), seed.size());
   EVP_MD_CTX* ctx = EVP_MD_CTX_new();
   std::string sig(kSignatureSize, '\0');
   size_t len = sig.size();
@@ -98,7 +124,8 @@ bool ed25519Verify(std::string_view public_key, std::string_view message, std::s
 }
 
 std::string clientProof(const ClientKey& key, const ProofInput& in) {
-  if (key.type == KeyType::Ed25519) return ed25519Sign(key.secret, proofTranscript(ProofRole::Client, in));
+  if (key.type == KeyType::Ed25519)
+    return ed25519Sign(key.secret, proofTranscript(ProofRole::Client, in), key.public_key);
   return computeProof(ProofRole::Client, key.secret, in);
 }
 

@@ -45,7 +45,8 @@ bool verifyProof(ProofRole role, std::string_view hmac_key, const ProofInput& in
 std::string hmacSha256(std::string_view key, std::string_view data);
 std::string sha256(std::string_view data);
 std::string ed25519PublicKey(std::string_view seed);
-std::string ed25519Sign(std::string_view seed, std::string_view message);
+// `public_key`, if given, must be the seed's (ClientKey::public_key); it saves deriving it again.
+std::string ed25519Sign(std::string_view seed, std::string_view message, std::string_view public_key = {});
 bool ed25519Verify(std::string_view public_key, std::string_view message, std::string_view signature);
 
 // Bytes from the OpenSSL CSPRNG; aborts if it fails (there is no safe way on without it).

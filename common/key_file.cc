@@ -111,7 +111,13 @@ std::string privateLine(const ClientKey& key) {
   return line;
 }
 
-Status parsePrivateLine(std::string_view line, ClientKey& key) {
+void completeKey(ClientKey& key) {
+  if (!key.key_id.empty()) return;
+  key.public_key = key.type == KeyType::Ed25519 ? ed25519PublicKey(key.secret) : "";
+  key.key_id = keyIdFor(key.type, key.type == KeyType::Ed25519 ? key.public_key : key.secret);
+}
+
+Status parsePrivateLine(std::string_view line, ClientKey& key, KeyDerivation when) {
   const std::string_view type = nextToken(line);
   if (type == kEd25519PrivateType) {
     key.type = KeyType::Ed25519;
@@ -124,8 +130,9 @@ Status parsePrivateLine(std::string_view line, ClientKey& key) {
                                      kEd25519PrivateType, kHmacKeyType));
   }
   if (Status s = decodeKey(nextToken(line), key.secret); !s) return s;
-  key.public_key = key.type == KeyType::Ed25519 ? ed25519PublicKey(key.secret) : "";
-  key.key_id = keyIdFor(key.type, key.type == KeyType::Ed25519 ? key.public_key : key.secret);
+  key.public_key.clear();
+  key.key_id.clear();
+  if (when == KeyDerivation::Now) completeKey(key);
   key.comment = std::string(trim(line));
   return Status::Ok();
 }
@@ -167,7 +174,7 @@ Status parseAuthorizedLine(std::string_view line, AuthorizedKey& key) {
   return Status::Ok();
 }
 
-Status loadKeyFile(const std::string& path, ClientKey& key) {
+Status loadKeyFile(const std::string& path, ClientKey& key, KeyDerivation when) {
   std::string text;
   if (Status s = readPrivateFile(path, kMaxKeyFileSize, text); !s) return s;
   // The file's text holds the secret too; do not leave it in freed memory.
@@ -178,7 +185,7 @@ Status loadKeyFile(const std::string& path, ClientKey& key) {
   int found = 0;
   Status s = forEachLine(text, [&](std::string_view line, int number) {
     if (++found > 1) return Status::Error(fmt::format("{}:{}: more than one key", path, number));
-    if (Status p = parsePrivateLine(line, key); !p)
+    if (Status p = parsePrivateLine(line, key, when); !p)
       return Status::Error(fmt::format("{}:{}: {}", path, number, p.message()));
     return Status::Ok();
   });

@@ -50,12 +50,19 @@ std::string authorizedLine(const ClientKey& key);
 // The key file's key line (secret).
 std::string privateLine(const ClientKey& key);
 
+// When an Ed25519 key's public half (and so its key id) is computed. Later: the client reads and
+// checks its key file first, but derives the public key (a scalar multiplication, 0.85 M
+// instructions) with completeKey() while its TLS handshake is in flight.
+enum class KeyDerivation { Now, Later };
+
 // Parse one non-comment line; the error says what is wrong (the caller adds file and line).
-Status parsePrivateLine(std::string_view line, ClientKey& key);
+Status parsePrivateLine(std::string_view line, ClientKey& key, KeyDerivation when = KeyDerivation::Now);
+// Computes public_key and key_id if they are not there yet.
+void completeKey(ClientKey& key);
 Status parseAuthorizedLine(std::string_view line, AuthorizedKey& key);
 
 // A client key file: permissions checked (no access for group or others), exactly one key.
-Status loadKeyFile(const std::string& path, ClientKey& key);
+Status loadKeyFile(const std::string& path, ClientKey& key, KeyDerivation when = KeyDerivation::Now);
 
 // The daemon's authorized keys: not writable by group or others; when it holds HMAC keys (shared
 // secrets) not readable by them either. Blank lines and '#' comments are skipped, and every bad

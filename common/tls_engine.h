@@ -42,7 +42,7 @@ class TlsEngine {
   // Bytes from the network. Decrypted application bytes are appended to `plain`. An error is
   // fatal for the connection (bad record, failed handshake, MAC failure).
   Status feed(std::string_view ciphertext, std::string& plain);
-  // Application bytes to encrypt; fails before the handshake completed.
+  // Application bytes to encrypt; fails unless canWrite().
   Status write(std::string_view plain);
   // Starts the handshake (client) or does nothing (server waits for the ClientHello).
   Status start();
@@ -53,6 +53,11 @@ class TlsEngine {
   bool hasOutput() const;
 
   bool handshakeDone() const { return handshake_done_; }
+  // Application bytes may be written: the handshake is done, or (server) the server's Finished
+  // is out and the client's is awaited. TLS 1.3 lets a server send then ("0.5-RTT data", RFC 8446
+  // section 4.4.4), to a client it has not authenticated yet; its bytes are read only after its
+  // Finished checked out, as before.
+  bool canWrite() const { return handshake_done_ || server_early_write_; }
   // The peer sent close_notify: a clean end of the stream, as opposed to a cut connection.
   bool peerClosed() const { return peer_closed_; }
   // RFC 9266 tls-exporter channel binding: 32 bytes, label "EXPORTER-Channel-Binding", no context.
@@ -70,6 +75,8 @@ class TlsEngine {
   BIO* in_;   // network -> OpenSSL
   BIO* out_;  // OpenSSL -> network
   bool handshake_done_ = false;
+  bool server_flight_sent_ = false;  // server: SSL_read_early_data() said FINISH
+  bool server_early_write_ = false;  // server: in the 0.5-RTT window
   bool peer_closed_ = false;
   bool failed_ = false;
 };

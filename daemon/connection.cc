@@ -177,21 +177,29 @@ void Connection::onRead(ssize_t nread, const uv_buf_t* buf) {
   if (nread > 0) {
     std::string plain;
     const Status s = tls_->feed(std::string_view(buf->base, static_cast<size_t>(nread)), plain);
-    flushTls();  // handshake replies and alerts go out even when the session fails
     if (!s) {
+      flushTls();  // the TLS alert
       log::warning("{}: {}", peer_, s.message());
       // Tampering or garbage: end the commands, but let the TLS alert reach the peer.
       if (session_) session_->onPeerClosed();
       closeAfterFlush();
       return;
     }
-    if (!session_ && tls_->handshakeDone()) {
-      log::debug("{}: {}", peer_, tls_->describe());
-      session_ = std::make_unique<Session>(server_.config(), server_.launcher(), *this, peer_,
-                                           tls_->channelBinding(), peer_address_);
+    if (!session_ && tls_->canWrite()) {
+      // The challenge goes out with the server's handshake flight (0.5-RTT, see
+      // TlsEngine::canWrite()), in the same write, and the client answers it together with its
+      // Finished: one round trip less per connection.
+      session_ = std::make_unique<Session>(server_.config(), server_.launcher(), *this, peer_, std::string(),
+                                           peer_address_);
       session_->start();
     }
+    if (session_ && !channel_bound_ && tls_->handshakeDone()) {
+      log::debug("{}: {}", peer_, tls_->describe());
+      channel_bound_ = true;
+      session_->onSecureChannel(tls_->channelBinding());
+    }
     if (!plain.empty() && session_ && !closing_) session_->onBytes(plain);
+    flushTls();  // handshake replies the session did not take along
     if (tls_->peerClosed() && !closing_) {
       log::debug("{}: closed by the client", peer_);
       close();

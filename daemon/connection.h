@@ -28,8 +28,8 @@ class Connection final : public SessionHost {
   static Connection* accept(Server& server, uv_stream_t* listener);
 
   void close();
-  // Null until the TLS handshake is done.
-  Session* session() { return session_.get(); }
+  // Null until the TLS handshake is done (a connection still in it is simply closed).
+  Session* session() { return channel_bound_ ? session_.get() : nullptr; }
   const std::string& peer() const { return peer_; }
 
   // SessionHost
@@ -67,7 +67,10 @@ class Connection final : public SessionHost {
   int open_handles_ = 0;
   SourceAddress source_;
   std::unique_ptr<TlsEngine> tls_;
-  std::unique_ptr<Session> session_;  // created when the TLS handshake completes
+  // Created when the server's handshake flight is out (it sends the challenge at once), and
+  // given the channel binding once the handshake is complete (channel_bound_).
+  std::unique_ptr<Session> session_;
+  bool channel_bound_ = false;
   std::string peer_;
   std::optional<IpAddress> peer_address_;  // parsed, for the keys' from= rules
   size_t queued_ = 0;

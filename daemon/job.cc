@@ -134,7 +134,9 @@ int Job::spawn() {
   if (err != 0) return err;
   pid_ = process_.pid;
 
-  read_buffer_ = std::make_unique<char[]>(kReadBufferSize);
+  // Not zero-filled (make_unique<char[]> would): that touched all 64 pages of it for every
+  // command, 262 k of the daemon's 4.8 M instructions per `true`.
+  read_buffer_.reset(new char[kReadBufferSize]);
   startReading(stdout_);
   startReading(stderr_);
   if (spec_.timeout_ms > 0) {

@@ -195,6 +195,10 @@ void Session::handleAuth(const rxpb::v1::AuthResponse& auth) {
     fail("malformed AuthResponse", "malformed authentication message");
     return;
   }
+  if (channel_binding_.empty()) {  // the host got the order wrong: fail closed
+    fail("no channel binding yet", "authentication failed");
+    return;
+  }
   const AuthorizedKey* key = config_.keys ? config_.keys->find(auth.key_id()) : nullptr;
   const ProofInput in{server_nonce_, auth.client_nonce(), channel_binding_, auth.key_id()};
   if (key == nullptr) {

@@ -39,7 +39,9 @@ class Session final : public JobObserver {
   // `peer` names the client in logs; `peer_address` is its address for the keys' from= rules
   // (nullopt when unknown: then no key with from= is accepted, so a caller that does not pass it
   // fails closed). `channel_binding` is the TLS exporter of this connection; every proof must
-  // cover it.
+  // cover it. It may be empty here (the session starts before the TLS handshake is complete, to
+  // send its challenge early) and be given by onSecureChannel() once the handshake is done; no
+  // AuthResponse is accepted before.
   Session(const SessionConfig& config, Launcher& launcher, SessionHost& host, std::string peer,
           std::string channel_binding, std::optional<IpAddress> peer_address = std::nullopt);
   ~Session() override;
@@ -47,6 +49,7 @@ class Session final : public JobObserver {
   Session& operator=(const Session&) = delete;
 
   void start();
+  void onSecureChannel(std::string channel_binding) { channel_binding_ = std::move(channel_binding); }
   void onBytes(std::string_view bytes);
   // The host's write queue fell below the low watermark.
   void onWriteQueueDrained();

@@ -33,12 +33,16 @@ TEST_F(ThreatTest, Row1RelayedAuthenticationIsRefused) {
 }
 
 // Row 2: one flipped byte after the handshake, in either direction, aborts the connection.
+// `first_chunk`: flip the last byte of the first chunk in that direction instead of the next
+// one. Towards the client, the first chunk is the server's handshake flight, which ends with the
+// AuthChallenge record (0.5-RTT data); the next one is the AuthResult, which comes after the
+// client has sent its request.
 void flipAfterHandshake(ThreatTest& t, Direction which, const std::vector<std::string>& command,
-                        bool expect_marker_absent) {
+                        bool expect_marker_absent, bool first_chunk = false) {
   bool flipped = false;
   TcpProxy proxy(t.daemon_->port(), [&](Direction d, uint64_t offset, std::string& chunk) {
-    // Offset 0 is the handshake's first flight; the first later chunk carries records.
-    if (d == which && offset > 0 && !flipped) {
+    // Offset 0 towards the server is the ClientHello; the first later chunk carries records.
+    if (d == which && (first_chunk || offset > 0) && !flipped) {
       chunk[chunk.size() - 1] ^= 0x01;
       flipped = true;
     }
@@ -63,8 +67,14 @@ TEST_F(ThreatTest, Row2FlippedByteTowardsTheServerAborts) {
 }
 
 TEST_F(ThreatTest, Row2FlippedByteTowardsTheClientAborts) {
-  flipAfterHandshake(*this, Direction::ToClient, {"touch", dir_.file("marker")}, true);
+  flipAfterHandshake(*this, Direction::ToClient, {"touch", dir_.file("marker")}, true, true);
   EXPECT_EQ(daemon_->countLog("started pid"), 0u);
+}
+
+TEST_F(ThreatTest, Row2FlippedAuthResultIsNeverSuccess) {
+  // The request went out with the client's Finished, so the command may run; the client still
+  // fails with its own code and never reports the command's success.
+  flipAfterHandshake(*this, Direction::ToClient, {"true"}, false);
 }
 
 TEST_F(ThreatTest, Row2FlippedByteInTheMiddleOfOutputIsNeverSuccess) {

@@ -85,6 +85,19 @@ TEST(KeyLine, GenerateFormatParseRoundTrip) {
   EXPECT_EQ(parsed.comment, key.comment);
 }
 
+TEST(KeyLine, DerivingLaterGivesTheSameKey) {
+  for (const KeyType type : {KeyType::Ed25519, KeyType::HmacSha256}) {
+    const ClientKey key = generateKey(type, "later");
+    ClientKey parsed;
+    ASSERT_TRUE(parsePrivateLine(privateLine(key), parsed, KeyDerivation::Later));
+    EXPECT_EQ(parsed.secret, key.secret);
+    EXPECT_TRUE(parsed.key_id.empty());
+    completeKey(parsed);
+    EXPECT_EQ(parsed.public_key, key.public_key);
+    EXPECT_EQ(parsed.key_id, key.key_id);
+  }
+}
+
 TEST(KeyLine, Ed25519GenerateFormatParseRoundTrip) {
   const ClientKey key = generateKey(KeyType::Ed25519, "bob@desk");
   EXPECT_EQ(key.type, KeyType::Ed25519);

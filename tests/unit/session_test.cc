@@ -263,6 +263,31 @@ TEST_F(SessionTest, StartSendsAnAuthChallenge) {
   EXPECT_FALSE(session_->authenticated());
 }
 
+TEST_F(SessionTest, ChallengeBeforeTheChannelBindingAuthenticatesOnlyOnceItIsGiven) {
+  // The daemon starts the session in the 0.5-RTT window, before the TLS handshake is complete.
+  session_ = std::make_unique<Session>(config_, launcher_, host_, "test-peer", std::string());
+  const std::string nonce = startAndGetNonce();
+  session_->onSecureChannel(binding_);
+  std::string chunk = encodeFrame(goodAuth(nonce));
+  appendFrame(chunk, execFrame(1, {"true"}));
+  session_->onBytes(chunk);
+  ASSERT_EQ(host_.frames.size(), 2u);
+  EXPECT_TRUE(host_.frames[1].auth_result().ok());
+  EXPECT_EQ(launcher_.specs.size(), 1u);
+}
+
+TEST_F(SessionTest, AuthBeforeTheChannelBindingIsRefusedAndRunsNothing) {
+  session_ = std::make_unique<Session>(config_, launcher_, host_, "test-peer", std::string());
+  const std::string nonce = startAndGetNonce();
+  std::string chunk = encodeFrame(goodAuth(nonce));
+  appendFrame(chunk, execFrame(1, {"true"}));
+  session_->onBytes(chunk);
+  ASSERT_EQ(host_.frames.size(), 2u);
+  EXPECT_FALSE(host_.frames[1].auth_result().ok());
+  EXPECT_TRUE(host_.closed);
+  EXPECT_TRUE(launcher_.specs.empty());
+}
+
 TEST_F(SessionTest, EachSessionGetsAFreshNonce) {
   FakeHost other_host;
   Session other(config_, launcher_, other_host, "other-peer", randomBytes(32));

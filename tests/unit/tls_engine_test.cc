@@ -77,6 +77,26 @@ TEST(TlsEngine, NoChannelBindingBeforeTheHandshake) {
   EXPECT_FALSE(p.client->write("too early"));
 }
 
+TEST(TlsEngine, ServerWritesRightAfterItsFlightAndTheClientGetsItWithTheHandshake) {
+  Pair p;
+  ASSERT_TRUE(p.client->start());
+  EXPECT_FALSE(p.server->canWrite());
+  ASSERT_TRUE(p.server->feed(p.client->takeOutput(), p.server_plain));  // the ClientHello
+  // The server's flight is out, the client's Finished not in: 0.5-RTT data may follow.
+  EXPECT_FALSE(p.server->handshakeDone());
+  ASSERT_TRUE(p.server->canWrite());
+  ASSERT_TRUE(p.server->write("challenge"));
+  ASSERT_TRUE(p.client->feed(p.server->takeOutput(), p.client_plain));  // one flight, one feed
+  EXPECT_TRUE(p.client->handshakeDone());
+  EXPECT_EQ(p.client_plain, "challenge");
+  // The client answers together with its Finished; the server reads it once that checked out.
+  ASSERT_TRUE(p.client->write("answer"));
+  ASSERT_TRUE(p.server->feed(p.client->takeOutput(), p.server_plain));
+  EXPECT_TRUE(p.server->handshakeDone());
+  EXPECT_EQ(p.server_plain, "answer");
+  EXPECT_EQ(p.client->channelBinding(), p.server->channelBinding());
+}
+
 TEST(TlsEngine, DataBothWaysByteExact) {
   Pair p;
   ASSERT_TRUE(p.handshake());

@@ -83,7 +83,8 @@ void ClientSession::dispatch(const Frame& frame) {
       Frame auth;
       auto* a = auth.mutable_auth_response();
       a->set_protocol_version(kProtocolVersion);
-      a->set_features(kClientFeatures & c.features());
+      pty_active_ = params_.pty && (c.features() & rxpb::v1::FEATURE_PTY);
+      a->set_features((kClientFeatures | (pty_active_ ? rxpb::v1::FEATURE_PTY : 0)) & c.features());
       a->set_key_id(key_.key_id);
       a->set_client_nonce(client_nonce_);
       a->set_proof(clientProof(key_, in));
@@ -103,6 +104,10 @@ void ClientSession::dispatch(const Frame& frame) {
       }
       r->set_stdin_open(params_.stdin_open);
       r->set_timeout_ms(params_.timeout_ms);
+      if (pty_active_) {
+        r->mutable_pty()->set_term(validTermName(params_.pty->term) ? params_.pty->term : "");
+        setWindowSize(params_.pty->size, *r->mutable_pty()->mutable_size());
+      }
       appendFrame(out, exec);
       state_ = State::AwaitAuthResult;
       host_.send(std::move(out));
@@ -200,6 +205,14 @@ void ClientSession::sendSignal(std::string_view name) {
   Frame f;
   f.mutable_signal()->set_exec_id(kExecId);
   f.mutable_signal()->set_name(std::string(name));
+  host_.send(encodeFrame(f));
+}
+
+void ClientSession::sendWindowChange(const TerminalSize& size) {
+  if (!pty_active_ || state_ == State::Done || state_ == State::AwaitChallenge) return;
+  Frame f;
+  f.mutable_window_change()->set_exec_id(kExecId);
+  setWindowSize(size, *f.mutable_window_change()->mutable_size());
   host_.send(encodeFrame(f));
 }
 

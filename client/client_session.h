@@ -3,14 +3,22 @@
 // challenge, sends the ExecRequest in the same write (pipelined), checks the server's proof,
 // relays output, and checks the final byte counts so truncation can never pass for success.
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "common/frame_codec.h"
 #include "common/key_file.h"
+#include "common/pty_request.h"
 
 namespace rx {
+
+// A pseudo-terminal for the command (rexec -t): the terminal type and the window size at start.
+struct PtyParams {
+  std::string term;  // sent only when valid (common/pty_request.h); else empty
+  TerminalSize size;
+};
 
 struct ExecParams {
   std::vector<std::string> argv;
@@ -19,6 +27,7 @@ struct ExecParams {
   std::vector<std::pair<std::string, std::string>> env;
   bool stdin_open = true;
   uint32_t timeout_ms = 0;
+  std::optional<PtyParams> pty;  // used only when the server offers FEATURE_PTY
 };
 
 class ClientSessionHost {
@@ -54,6 +63,12 @@ class ClientSession {
   void sendStdin(std::string_view data);
   void closeStdin();
   void sendSignal(std::string_view name);
+  // The local window changed size (sent only when the command runs on a terminal).
+  void sendWindowChange(const TerminalSize& size);
+
+  // Whether the request asked for a terminal: params.pty was set and the server offers one.
+  // Known once the request is sent.
+  bool ptyActive() const { return pty_active_; }
 
   bool requestSent() const { return state_ >= State::AwaitAuthResult; }
   bool done() const { return state_ == State::Done; }
@@ -73,6 +88,7 @@ class ClientSession {
   std::string client_nonce_;
   uint64_t stdout_bytes_ = 0;
   uint64_t stderr_bytes_ = 0;
+  bool pty_active_ = false;
 };
 
 }  // namespace rx

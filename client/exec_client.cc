@@ -30,6 +30,8 @@ ExecClient::ExecClient(uv_loop_t* loop, HostPort target, ClientKey key, ExecPara
       timeouts_(timeouts),
       remote_timeout_ms_(params.timeout_ms),
       stdin_open_(params.stdin_open),
+      want_pty_(params.pty.has_value()),
+      sent_size_(params.pty ? params.pty->size : TerminalSize{}),
       tls_ctx_(tls),
       host_keys_(std::move(host_keys)),
       read_buffer_(new char[kReadBufferSize]),
@@ -267,6 +269,7 @@ void ExecClient::onRequestSent() {
         &result_timer_,
         [](uv_timer_t* t) {
           auto* c = static_cast<ExecClient*>(t->data);
+          c->leaveRawMode();
           std::fprintf(stderr,
                        "rexec: %s: the server did not end the command within its timeout; giving up\n",
                        c->target_.host.c_str());
@@ -274,7 +277,8 @@ void ExecClient::onRequestSent() {
         },
         remote_timeout_ms_ + timeouts_.result_slack_ms, 0);
   }
-  if (!stdin_open_) return;
+  if (want_pty_) startTerminal();
+  if (!stdin_open_ || finished_) return;
   stdin_ = std::make_unique<LocalInput>(
       loop_, STDIN_FILENO, [this](std::string_view data) { session_.sendStdin(data); },
       [this] { session_.closeStdin(); });
@@ -306,6 +310,7 @@ void ExecClient::onOutput(rxpb::v1::Stream stream, std::string_view data) {
 void ExecClient::onResult(const rxpb::v1::ExecResult& result) {
   std::string message;
   const int status = exitStatusFor(result, message);
+  leaveRawMode();
   if (!message.empty()) std::fprintf(stderr, "rexec: %s: %s\n", target_.host.c_str(), message.c_str());
   finish(status);
 }
@@ -314,6 +319,7 @@ void ExecClient::onFailure(const std::string& message) { fail(message); }
 
 void ExecClient::fail(const std::string& message) {
   if (finished_) return;
+  leaveRawMode();
   std::fprintf(stderr, "rexec: %s: %s\n", target_.host.c_str(), message.c_str());
   finish(kExitFailure);
 }
@@ -322,6 +328,16 @@ void ExecClient::onSignal(int signum) {
   if (!session_.requestSent() || session_.done()) {
     // Nothing runs remotely yet: just stop.
     fail(fmt::format("interrupted by SIG{}", signum == SIGINT ? "INT" : signum == SIGTERM ? "TERM" : "HUP"));
+    exit_status_ = 128 + signum;
+    return;
+  }
+  if (session_.ptyActive()) {
+    // As ssh -t: the user is gone or wants out, and nothing reads ^C as a signal here (raw mode
+    // sends it to the remote terminal as a byte). Disconnecting makes the server end the command.
+    fail(fmt::format("interrupted by SIG{}; disconnecting (the server ends the command)",
+                     signum == SIGINT    ? "INT"
+                     : signum == SIGTERM ? "TERM"
+                                         : "HUP"));
     exit_status_ = 128 + signum;
     return;
   }
@@ -346,6 +362,8 @@ void ExecClient::finish(int status) {
   if (finished_) return;
   finished_ = true;
   exit_status_ = status;
+  leaveRawMode();
+  if (winch_started_) closeHandle(reinterpret_cast<uv_handle_t*>(&sig_winch_));
   uv_cancel(reinterpret_cast<uv_req_t*>(&resolver_));
   closeHandle(reinterpret_cast<uv_handle_t*>(&result_timer_));
   for (uv_signal_t* s : {&sig_int_, &sig_term_, &sig_hup_}) closeHandle(reinterpret_cast<uv_handle_t*>(s));

@@ -11,6 +11,7 @@
 #include "client/known_hosts.h"
 #include "client/local_input.h"
 #include "client/local_output.h"
+#include "client/raw_terminal.h"
 #include "common/net_address.h"
 #include "common/tls_engine.h"
 
@@ -59,6 +60,11 @@ class ExecClient final : public ClientSessionHost {
   void updateSocketReading();
   void updateStdinReading();
   void closeHandle(uv_handle_t* handle);
+  // exec_client_pty.cc: rexec -t. Raw mode and window sizes once the request is out; the
+  // terminal's settings restored before any message of ours and on every way out.
+  void startTerminal();
+  void onWindowChanged();
+  void leaveRawMode();
 
   uv_loop_t* loop_;
   HostPort target_;
@@ -66,6 +72,8 @@ class ExecClient final : public ClientSessionHost {
   ClientTimeouts timeouts_;
   uint32_t remote_timeout_ms_;
   bool stdin_open_;
+  bool want_pty_;           // -t: a terminal was asked for
+  TerminalSize sent_size_;  // the window size the server last heard of
   SSL_CTX* tls_ctx_;
   HostKeyPolicy host_keys_;
   std::unique_ptr<TlsEngine> tls_;
@@ -94,6 +102,10 @@ class ExecClient final : public ClientSessionHost {
   LocalOutput stderr_;
   std::unique_ptr<LocalInput> stdin_;
   bool stdout_broken_reported_ = false;
+
+  std::unique_ptr<RawTerminal> raw_;
+  uv_signal_t sig_winch_{};
+  bool winch_started_ = false;
 
   bool finished_ = false;
   int exit_status_ = 255;

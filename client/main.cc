@@ -1,6 +1,7 @@
 // rexec: options only; the work is in ExecClient.
 #include <openssl/ssl.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -8,6 +9,7 @@
 #include "client/exec_client.h"
 #include "client/exit_status.h"
 #include "client/options.h"
+#include "client/raw_terminal.h"
 #include "common/key_file.h"
 #include "common/limits.h"
 
@@ -42,6 +44,16 @@ int main(int argc, char** argv) {
     return rx::kExitFailure;
   }
   rx::HostKeyPolicy host_keys{opts.known_hosts, opts.accept_new, rx::terminalAsker()};
+
+  if (opts.tty > 0) {
+    // As ssh: -t needs a local terminal to make sense of; -tt asks for one anyway.
+    const std::optional<rx::TerminalSize> size = rx::readTerminalSize(STDIN_FILENO);
+    if (isatty(STDIN_FILENO) || opts.tty >= 2)
+      opts.params.pty = rx::PtyParams{rx::localTermName(), size.value_or(rx::TerminalSize{})};
+    else
+      std::fprintf(stderr,
+                   "rexec: stdin is not a terminal: no pseudo-terminal requested (-t -t forces one)\n");
+  }
 
   rx::ClientTimeouts timeouts;
   timeouts.connect_ms = static_cast<uint64_t>(opts.connect_timeout_s * 1000.0);

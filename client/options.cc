@@ -36,6 +36,13 @@ ParseOutcome parseClientOptions(int argc, const char* const* argv, ClientOptions
                "trust and record a host key seen for the first time without asking (a changed key is "
                "still refused)");
   app.add_flag("-n,--no-stdin", no_stdin, "do not forward stdin; the command reads /dev/null");
+  int force_tty = 0;
+  bool no_tty = false;
+  app.add_flag("-t,--tty", force_tty,
+               "run the command on a pseudo-terminal (for interactive programs: shells, editors); the "
+               "local terminal goes raw and ^C reaches the remote program. Needs stdin to be a terminal "
+               "(else a warning and none), unless given twice (-t -t)");
+  app.add_flag("-T,--no-tty", no_tty, "never ask for a pseudo-terminal (overrides -t)");
   app.add_flag("--sh", opts.params.shell, "run the words as one /bin/sh -c command line");
   app.add_option("--timeout", opts.timeout_s, "kill the command's process group after SECONDS")
       ->check(CLI::PositiveNumber);
@@ -49,6 +56,7 @@ ParseOutcome parseClientOptions(int argc, const char* const* argv, ClientOptions
   app.footer(
       "Usage: rexec [OPTIONS] HOST[:PORT] [OPTIONS] [--] PROG [ARG...]\n"
       "       rexec [OPTIONS] --sh HOST[:PORT] 'command line'\n"
+      "       rexec -t HOST[:PORT] [--] PROG [ARG...]      (interactive, on a terminal)\n"
       "Options may stand before or after HOST; the first word after HOST that is not an option "
       "(or the word after --) starts the remote command, which is passed on exactly as given.");
 
@@ -114,6 +122,12 @@ ParseOutcome parseClientOptions(int argc, const char* const* argv, ClientOptions
     opts.params.env.emplace_back(e.substr(0, eq), e.substr(eq + 1));
   }
   opts.params.stdin_open = !no_stdin;
+  opts.tty = no_tty ? 0 : std::min(force_tty, 2);
+  if (opts.tty > 0 && no_stdin) {
+    std::fprintf(stderr, "rexec: -t and -n do not go together: the terminal is the command's stdin\n");
+    exit_code = kExitFailure;
+    return ParseOutcome::Exit;
+  }
   if (opts.timeout_s > 0) {
     const double ms = std::ceil(opts.timeout_s * 1000.0);
     opts.params.timeout_ms = ms > 4e9 ? 4000000000u : static_cast<uint32_t>(ms);

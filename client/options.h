@@ -16,6 +16,8 @@ struct ClientOptions {
   ExecParams params;
   double connect_timeout_s = 10;
   double timeout_s = 0;
+  // -t: 1 asks for a terminal when stdin is one, 2 (-tt) asks even when it is not; -T: never.
+  int tty = 0;
 };
 
 enum class ParseOutcome { Run, Exit };

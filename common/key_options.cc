@@ -169,9 +169,15 @@ Status setNoStdin(const std::string&, KeyOptions& out) {
   return Status::Ok();
 }
 
+Status setNoPty(const std::string&, KeyOptions& out) {
+  out.no_pty = true;
+  return Status::Ok();
+}
+
 constexpr OptionSpec kOptions[] = {
     {"command", true, parseCommand}, {"from", true, parseFrom},       {"user", true, parseUser},
     {"env", true, parseEnv},         {"no-stdin", false, setNoStdin}, {"max-jobs", true, parseMaxJobs},
+    {"no-pty", false, setNoPty},
 };
 
 }  // namespace
@@ -196,8 +202,9 @@ Status parseKeyOptions(std::string_view text, KeyOptions& out) {
     for (const OptionSpec& candidate : kOptions)
       if (candidate.name == opt.name) spec = &candidate;
     if (spec == nullptr)
-      return Status::Error(fmt::format(
-          "unknown option {} (known: command, from, user, env, no-stdin, max-jobs)", quoteForLog(opt.name)));
+      return Status::Error(
+          fmt::format("unknown option {} (known: command, from, user, env, no-stdin, no-pty, max-jobs)",
+                      quoteForLog(opt.name)));
     for (std::string_view s : seen)
       if (s == spec->name) return Status::Error(fmt::format("option {} appears twice", spec->name));
     seen.push_back(spec->name);

@@ -9,7 +9,8 @@
 //                    address is a block of one; see common/cidr.h)
 //   user=NAME        run commands as this account (the daemon must be root, or be NAME)
 //   env="A,B*"       names the client may set in the environment (replaces the daemon's list)
-//   no-stdin         the command always reads /dev/null
+//   no-stdin         the command always reads /dev/null (and so never gets a terminal either)
+//   no-pty           no pseudo-terminal (ExecRequest.pty is refused), as OpenSSH's no-pty
 //   max-jobs=N       at most N commands at once on one connection (N >= 1)
 //
 // Syntax. Option names are lowercase and exact. A value follows '=' and is either bare (no
@@ -36,6 +37,7 @@ struct KeyOptions {
   std::optional<RunAsUser> user;
   std::optional<std::vector<std::string>> env;  // NAME or PREFIX*; may be empty (accept nothing)
   bool no_stdin = false;
+  bool no_pty = false;
   std::optional<size_t> max_jobs;
 
   // Whether a client at `peer` may use the key (always, without from=; never from an unknown

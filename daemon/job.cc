@@ -1,6 +1,7 @@
 #include "daemon/job.h"
 
 #include <signal.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -95,16 +96,21 @@ int Job::spawn() {
   env.push_back(nullptr);
 
   uv_stdio_container_t stdio[3];
-  if (spec_.stdin_open) {
+  int pty_slave = -1;
+  if (spec_.pty) {
+    if (const int err = preparePty(stdio, argv, pty_slave); err != 0) return err;
+  } else if (spec_.stdin_open) {
     stdio[0].flags = static_cast<uv_stdio_flags>(UV_CREATE_PIPE | UV_READABLE_PIPE);
     stdio[0].data.stream = reinterpret_cast<uv_stream_t*>(&stdin_.handle);
   } else {
     stdio[0].flags = UV_IGNORE;  // libuv gives the child /dev/null
   }
-  stdio[1].flags = static_cast<uv_stdio_flags>(UV_CREATE_PIPE | UV_WRITABLE_PIPE);
-  stdio[1].data.stream = reinterpret_cast<uv_stream_t*>(&stdout_.handle);
-  stdio[2].flags = static_cast<uv_stdio_flags>(UV_CREATE_PIPE | UV_WRITABLE_PIPE);
-  stdio[2].data.stream = reinterpret_cast<uv_stream_t*>(&stderr_.handle);
+  if (!spec_.pty) {
+    stdio[1].flags = static_cast<uv_stdio_flags>(UV_CREATE_PIPE | UV_WRITABLE_PIPE);
+    stdio[1].data.stream = reinterpret_cast<uv_stream_t*>(&stdout_.handle);
+    stdio[2].flags = static_cast<uv_stdio_flags>(UV_CREATE_PIPE | UV_WRITABLE_PIPE);
+    stdio[2].data.stream = reinterpret_cast<uv_stream_t*>(&stderr_.handle);
+  }
 
   uv_process_options_t options{};
   options.exit_cb = [](uv_process_t* p, int64_t status, int sig) {
@@ -130,6 +136,9 @@ int Job::spawn() {
   // uv_spawn initialises the handle even when it fails, and it must be closed either way.
   const int err = uv_spawn(loop, &process_, &options);
   process_initialised_ = true;
+  // Only the child (and whatever it starts) may hold the slave: the master reads EIO when the
+  // last of them is gone.
+  if (pty_slave >= 0) ::close(pty_slave);
   ++open_handles_;
   if (err != 0) return err;
   pid_ = process_.pid;
@@ -179,7 +188,8 @@ void Job::onRead(Pipe& pipe, ssize_t nread, const uv_buf_t* buf) {
     return;
   }
   if (nread == 0) return;  // EAGAIN
-  if (nread != UV_EOF)
+  // A terminal's master reads EIO, not end of file, once the last holder of the slave is gone.
+  if (nread != UV_EOF && !(spec_.pty && nread == UV_EIO))
     log::warning("exec {}: reading the child's output: {}", spec_.exec_id,
                  uv_strerror(static_cast<int>(nread)));
   finishPipe(pipe);
@@ -260,6 +270,7 @@ void Job::signalGroup(int signo) {
   // means everyone is gone already.
   if (::kill(-pid_, signo) != 0 && errno != ESRCH)
     log::warning("exec {}: kill(-{}, {}): {}", spec_.exec_id, pid_, signalName(signo), std::strerror(errno));
+  if (spec_.pty) signalForeground(signo);
 }
 
 void Job::terminate() {
@@ -293,7 +304,8 @@ void Job::writeStdin(std::string data) {
 }
 
 void Job::closeStdin() {
-  if (!stdin_.open || stdin_close_requested_) return;
+  // A terminal has no end of file to send (the user types ^D); its input stays open.
+  if (!stdin_.open || stdin_close_requested_ || spec_.pty) return;
   stdin_close_requested_ = true;
   // Closing the handle would cancel queued writes; shutdown waits for them, then sends EOF
   // (libuv's stdio pipes are socket pairs, so shutdown(SHUT_WR) is what the child sees).

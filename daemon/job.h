@@ -11,6 +11,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "daemon/launcher.h"
 
@@ -21,6 +22,9 @@ class Job;
 class UvLauncher final : public Launcher {
  public:
   explicit UvLauncher(uv_loop_t* loop) : loop_(loop) {}
+  // The rexecd binary that runs pty jobs in its --pty-exec mode (daemon/pty.h): by default the
+  // running program itself; tests that link the launcher name the real rexecd.
+  void setPtyHelper(std::string path) { pty_helper_ = std::move(path); }
   JobHandle* start(const JobSpec& spec, JobObserver* observer, StartError& error) override;
   size_t liveJobs() const override { return jobs_.size(); }
   // Last resort at the shutdown deadline: KILL every job's process group.
@@ -29,6 +33,7 @@ class UvLauncher final : public Launcher {
  private:
   friend class Job;
   uv_loop_t* loop_;
+  std::string pty_helper_ = "/proc/self/exe";
   std::set<Job*> jobs_;
 };
 
@@ -40,6 +45,7 @@ class Job final : public JobHandle {
   void terminate() override;
   void writeStdin(std::string data) override;
   void closeStdin() override;
+  void resizeTerminal(const TerminalSize& size) override;  // job_pty.cc
   size_t stdinQueued() const override { return stdin_queued_; }
   void pauseOutput() override;
   void resumeOutput() override;
@@ -63,6 +69,12 @@ class Job final : public JobHandle {
   Job(UvLauncher& launcher, const JobSpec& spec, JobObserver* observer);
   ~Job() override;
   int spawn();
+  // job_pty.cc: puts the terminal's slave on the child's stdio and its master under stdout_ (read)
+  // and stdin_ (write, a dup), and runs argv through the --pty-exec helper. Returns 0 or a libuv
+  // error; `slave` is for the parent to close after the spawn.
+  int preparePty(uv_stdio_container_t stdio[3], std::vector<char*>& argv, int& slave);
+  // Also signals the terminal's foreground process group (job control puts it apart from ours).
+  void signalForeground(int signo);
   void startReading(Pipe& pipe);
   void onRead(Pipe& pipe, ssize_t nread, const uv_buf_t* buf);
   void finishPipe(Pipe& pipe);
@@ -86,6 +98,7 @@ class Job final : public JobHandle {
   uv_timer_t grace_timer_{};
   int open_handles_ = 0;
   int pid_ = 0;
+  int pty_master_ = -1;  // pty jobs: the master, owned by stdout_'s handle
   bool process_initialised_ = false;
   bool exited_ = false;
   bool timed_out_ = false;

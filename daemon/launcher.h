@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/pty_request.h"
 #include "rexec.pb.h"
 
 namespace rx {
@@ -37,9 +38,12 @@ struct JobSpec {
   std::vector<std::string> env;            // "NAME=VALUE"
   std::optional<Credentials> credentials;  // none: the daemon's own user
   bool stdin_open = false;                 // false: /dev/null
-  uint32_t timeout_ms = 0;                 // 0: none
-  uint32_t kill_grace_ms = 2000;           // TERM -> KILL
-  uint32_t drain_grace_ms = 1000;          // exit -> pipes still open -> KILL the group
+  // Set: the command runs on a new pseudo-terminal of this size (its controlling terminal, and
+  // its stdin, stdout and stderr); its output is all STREAM_STDOUT. Needs stdin_open.
+  std::optional<TerminalSize> pty;
+  uint32_t timeout_ms = 0;         // 0: none
+  uint32_t kill_grace_ms = 2000;   // TERM -> KILL
+  uint32_t drain_grace_ms = 1000;  // exit -> pipes still open -> KILL the group
   // Stdin back-pressure: above this much queued for the child, the session stops reading the
   // client; the job reports onJobStdinDrained below a quarter of it.
   size_t stdin_high_water = 1024 * 1024;
@@ -75,6 +79,8 @@ class JobHandle {
   virtual void terminate() = 0;
   virtual void writeStdin(std::string data) = 0;
   virtual void closeStdin() = 0;
+  // The client's window changed size (pty jobs only; others ignore it).
+  virtual void resizeTerminal(const TerminalSize&) {}
   virtual size_t stdinQueued() const = 0;
   // Back-pressure: stop and resume reading the child's stdout and stderr.
   virtual void pauseOutput() = 0;

@@ -9,6 +9,7 @@
 #include "common/encoding.h"
 #include "common/limits.h"
 #include "common/log.h"
+#include "common/pty_request.h"
 #include "common/signal_names.h"
 #include "daemon/dir_access.h"
 
@@ -18,8 +19,8 @@ namespace {
 using rxpb::v1::Frame;
 using rxpb::v1::StartFailed;
 
-constexpr uint64_t kServerFeatures =
-    rxpb::v1::FEATURE_SHELL | rxpb::v1::FEATURE_SIGNALS | rxpb::v1::FEATURE_MULTI_EXEC;
+constexpr uint64_t kServerFeatures = rxpb::v1::FEATURE_SHELL | rxpb::v1::FEATURE_SIGNALS |
+                                     rxpb::v1::FEATURE_MULTI_EXEC | rxpb::v1::FEATURE_PTY;
 
 bool validKeyId(std::string_view id) {
   if (id.empty() || id.size() > kMaxKeyIdSize) return false;
@@ -159,6 +160,9 @@ void Session::dispatch(const Frame& frame) {
       }
       break;
     }
+    case Frame::kWindowChange:
+      handleWindowChange(frame.window_change());
+      break;
     case Frame::kError:
       log::info("{}: client reported an error: {}", peer_, quoteForLog(frame.error().message()));
       terminateAll("client reported an error");
@@ -257,6 +261,10 @@ void Session::handleExec(const rxpb::v1::ExecRequest& req) {
     protocolError("shell mode requested without the shell feature");
     return;
   }
+  if (req.has_pty() && !(features_ & rxpb::v1::FEATURE_PTY)) {
+    protocolError("pty requested without the pty feature");
+    return;
+  }
   if (!jobs_.empty() && !(features_ & rxpb::v1::FEATURE_MULTI_EXEC)) {
     protocolError("a second command at once without the multi-exec feature");
     return;
@@ -302,6 +310,20 @@ void Session::handleExec(const rxpb::v1::ExecRequest& req) {
                            config_.max_argv_bytes),
                argv_log);
     return;
+  }
+  if (req.has_pty()) {
+    // no-stdin promises a command that reads nothing from the client; a terminal is input too.
+    if (key_options_.no_pty || key_options_.no_stdin) {
+      refuseExec(id, StartFailed::REFUSED,
+                 fmt::format("this key may not use a terminal (key option {})",
+                             key_options_.no_pty ? "no-pty" : "no-stdin"),
+                 argv_log);
+      return;
+    }
+    if (Status s = checkPtyRequest(req.pty()); !s) {
+      refuseExec(id, StartFailed::REFUSED, "invalid terminal request: " + s.message(), argv_log);
+      return;
+    }
   }
 
   JobSpec spec;
@@ -377,10 +399,16 @@ void Session::handleExec(const rxpb::v1::ExecRequest& req) {
     }
     env[var.name()] = var.value();
   }
+  // The terminal's type, as sshd sets it from the pty request (checked to be a short plain word).
+  if (req.has_pty() && !req.pty().term().empty()) env["TERM"] = req.pty().term();
   // Set last, so that no variable from the client can stand in for it.
   if (forced) env["REXEC_ORIGINAL_COMMAND"] = originalCommand(req);
   for (const auto& [name, value] : env) spec.env.push_back(name + "=" + value);
   spec.stdin_open = req.stdin_open() && !key_options_.no_stdin;
+  if (req.has_pty()) {
+    spec.pty = terminalSizeFrom(req.pty().size());
+    spec.stdin_open = true;  // the terminal is the command's input
+  }
   spec.timeout_ms = req.timeout_ms();
   spec.kill_grace_ms = config_.kill_grace_ms;
   spec.drain_grace_ms = config_.drain_grace_ms;
@@ -392,9 +420,24 @@ void Session::handleExec(const rxpb::v1::ExecRequest& req) {
     refuseExec(id, error.reason, error.message, argv_log);
     return;
   }
-  jobs_[id] = JobEntry{job, argv_log, spec.stdin_open};
+  jobs_[id] = JobEntry{job, argv_log, spec.stdin_open, spec.pty.has_value()};
   if (output_paused_) job->pauseOutput();
   log::info("{} exec {}: started pid {} {}", peer_, id, job->pid(), argv_log);
+}
+
+void Session::handleWindowChange(const rxpb::v1::WindowChange& change) {
+  if (!(features_ & rxpb::v1::FEATURE_PTY)) {
+    protocolError("window change sent without the pty feature");
+    return;
+  }
+  if (Status s = checkWindowSize(change.size()); !s) {
+    protocolError("invalid window change: " + s.message());
+    return;
+  }
+  // Like a signal, a change for a command that has finished (or has no terminal) is dropped: the
+  // client could not know.
+  auto it = jobs_.find(change.exec_id());
+  if (it != jobs_.end() && it->second.pty) it->second.handle->resizeTerminal(terminalSizeFrom(change.size()));
 }
 
 void Session::onJobOutput(JobHandle& job, rxpb::v1::Stream stream, std::string_view data) {

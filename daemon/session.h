@@ -4,7 +4,7 @@
 // tests and fuzzers can feed it directly.
 //
 // States: AwaitAuth (only AuthResponse is accepted, frames limited to kMaxFramePreAuth) ->
-// Authenticated (ExecRequest, StdinData, StdinClose, Signal) -> Closing.
+// Authenticated (ExecRequest, StdinData, StdinClose, Signal, WindowChange) -> Closing.
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -76,11 +76,13 @@ class Session final : public JobObserver {
     JobHandle* handle;
     std::string argv_for_log;
     bool stdin_open;  // false: StdinData and StdinClose for it are ignored
+    bool pty;         // runs on a terminal: WindowChange applies
   };
 
   void dispatch(const rxpb::v1::Frame& frame);
   void handleAuth(const rxpb::v1::AuthResponse& auth);
   void handleExec(const rxpb::v1::ExecRequest& req);
+  void handleWindowChange(const rxpb::v1::WindowChange& change);
   void refuseExec(uint32_t exec_id, rxpb::v1::StartFailed::Reason reason, std::string message,
                   const std::string& argv_for_log);
   void protocolError(const std::string& message);

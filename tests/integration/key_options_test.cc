@@ -186,10 +186,11 @@ TEST_F(KeyOptionsTest, UserNobodyRunsAsNobodyOrTheDaemonRefusesToStart) {
 // --- errors at start-up ---
 
 TEST_F(KeyOptionsTest, UnknownOptionStopsTheDaemonWithFileAndLine) {
-  writeKeyWithOptions("no-stdin,no-pty", "# the only key\n");
+  writeKeyWithOptions("no-stdin,no-port-forwarding", "# the only key\n");
   auto r = runDaemonExpectingRefusal();
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.err.find(authorizedKeys() + ":2: unknown option \"no-pty\""), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(authorizedKeys() + ":2: unknown option \"no-port-forwarding\""), std::string::npos)
+      << r.err;
 }
 
 TEST_F(KeyOptionsTest, MalformedOptionStopsTheDaemonWithFileLineAndOption) {

@@ -698,7 +698,7 @@ function selfTest() {
     '6912670801100 31a1d686d61632d346639363039613931666636336637323631353961313465'.replace(/ /g, '') +
     '2220404142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f' +
     '2a20c68e519bf49131d2584f638a0b51245bdb7b1c2756251a88ec7120b3840e1817');
-  const srv = hex('280a2608011007 1a20202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f' +
+  const srv = hex('280a260801100f 1a20202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f' +
     '041a020801' +
     '261a2408011220 34ae82d306fcc64cab73e66fa0d5e8a8c0b76b633cdc6833a1cfede0f5ad1b71' +
     '0b420908011001 1a0368690a' +
@@ -708,7 +708,7 @@ function selfTest() {
   const [fr, rest] = decodeFrames(srv);
   eq('12 frames decoded', fr.map((f) => f.msg).join(','), 'auth_challenge,auth_result,auth_result,output,exec_result,exec_result,auth_result');
   eq('12 rest', rest.length, '0');
-  eq('challenge features', fr[0].auth_challenge.features, '7');
+  eq('challenge features', fr[0].auth_challenge.features, '15');
   eq('hmac AuthResult proof', fr[2].auth_result.server_proof, '34ae82d306fcc64cab73e66fa0d5e8a8c0b76b633cdc6833a1cfede0f5ad1b71');
   eq('output data', fr[3].output.data, '68690a');
   eq('result exit_code 0 present', `${fr[4].exec_result.outcome}=${fr[4].exec_result.exit_code}`, 'exit_code=0');

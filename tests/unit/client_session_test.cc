@@ -46,11 +46,12 @@ class FakeClientHost : public ClientSessionHost {
   FrameDecoder decoder_{kMaxFramePostAuth};
 };
 
-Frame challenge(const std::string& nonce, uint32_t version = kProtocolVersion) {
+Frame challenge(const std::string& nonce, uint32_t version = kProtocolVersion,
+                uint64_t features = rxpb::v1::FEATURE_SHELL | rxpb::v1::FEATURE_SIGNALS |
+                                    rxpb::v1::FEATURE_MULTI_EXEC | rxpb::v1::FEATURE_PTY) {
   Frame f;
   f.mutable_auth_challenge()->set_protocol_version(version);
-  f.mutable_auth_challenge()->set_features(rxpb::v1::FEATURE_SHELL | rxpb::v1::FEATURE_SIGNALS |
-                                           rxpb::v1::FEATURE_MULTI_EXEC);
+  f.mutable_auth_challenge()->set_features(features);
   f.mutable_auth_challenge()->set_server_nonce(nonce);
   return f;
 }
@@ -388,6 +389,49 @@ TEST_F(ClientSessionTest, Ed25519KeyRefusesAnyNonEmptyServerProof) {
     EXPECT_EQ(host.failures.size(), 1u) << proof.size() << " bytes";
     EXPECT_TRUE(s.done());
   }
+}
+
+TEST_F(ClientSessionTest, WithoutPtyParamsNoTerminalIsAskedFor) {
+  const rxpb::v1::AuthResponse auth = challengeClient();
+  EXPECT_EQ(auth.features() & rxpb::v1::FEATURE_PTY, 0u);
+  EXPECT_FALSE(host_.frames[1].exec_request().has_pty());
+  EXPECT_FALSE(session().ptyActive());
+  session().sendWindowChange(TerminalSize{30, 100, 0, 0});
+  EXPECT_EQ(host_.frames.size(), 2u) << "no window changes for a command without a terminal";
+}
+
+TEST_F(ClientSessionTest, PtyParamsAskForATerminalWithTermAndSizeThenSendWindowChanges) {
+  params_.stdin_open = true;
+  params_.pty = PtyParams{"xterm-256color", TerminalSize{24, 80, 640, 480}};
+  const rxpb::v1::AuthResponse auth = challengeClient();
+  EXPECT_NE(auth.features() & rxpb::v1::FEATURE_PTY, 0u);
+  ASSERT_TRUE(host_.frames[1].exec_request().has_pty());
+  const auto& pty = host_.frames[1].exec_request().pty();
+  EXPECT_EQ(pty.term(), "xterm-256color");
+  EXPECT_EQ(terminalSizeFrom(pty.size()), (TerminalSize{24, 80, 640, 480}));
+  EXPECT_TRUE(session().ptyActive());
+  session().sendWindowChange(TerminalSize{30, 100, 0, 0});
+  ASSERT_EQ(host_.frames.size(), 3u);
+  ASSERT_TRUE(host_.frames[2].has_window_change());
+  EXPECT_EQ(host_.frames[2].window_change().exec_id(), ClientSession::kExecId);
+  EXPECT_EQ(terminalSizeFrom(host_.frames[2].window_change().size()), (TerminalSize{30, 100, 0, 0}));
+}
+
+TEST_F(ClientSessionTest, AnInvalidLocalTermIsNotSent) {
+  params_.pty = PtyParams{"bad term", TerminalSize{24, 80, 0, 0}};
+  challengeClient();
+  ASSERT_TRUE(host_.frames[1].exec_request().has_pty());
+  EXPECT_EQ(host_.frames[1].exec_request().pty().term(), "");
+}
+
+TEST_F(ClientSessionTest, AServerWithoutTerminalsGetsNoPtyRequest) {
+  params_.pty = PtyParams{"xterm", TerminalSize{24, 80, 0, 0}};
+  session().onBytes(encodeFrame(
+      challenge(server_nonce_, kProtocolVersion, rxpb::v1::FEATURE_SHELL | rxpb::v1::FEATURE_SIGNALS)));
+  ASSERT_EQ(host_.frames.size(), 2u);
+  EXPECT_EQ(host_.frames[0].auth_response().features() & rxpb::v1::FEATURE_PTY, 0u);
+  EXPECT_FALSE(host_.frames[1].exec_request().has_pty());
+  EXPECT_FALSE(session().ptyActive());
 }
 
 }  // namespace

@@ -182,7 +182,7 @@ TEST(KeyOptions, AFailedParseLeavesNoRestrictionsBehind) {
 // --- errors name the option ---
 
 TEST(KeyOptionsErrors, UnknownOption) {
-  EXPECT_THAT(parseError("no-pty"), HasSubstr("unknown option \"no-pty\""));
+  EXPECT_THAT(parseError("no-agent-forwarding"), HasSubstr("unknown option \"no-agent-forwarding\""));
   EXPECT_THAT(parseError("no-stdin,permitopen=\"x:1\""), HasSubstr("unknown option \"permitopen\""));
   // Names are exact: OpenSSH's case-insensitive spelling is not accepted.
   EXPECT_THAT(parseError("NO-STDIN"), HasSubstr("unknown option \"NO-STDIN\""));

@@ -218,5 +218,26 @@ TEST(ClientOptions, NonPositiveTimeoutIsAnError) {
   EXPECT_EQ(p.exit_code, 255);
 }
 
+TEST(ClientOptions, TAsksForATerminalTwiceForcesOneAndBigTOverrides) {
+  EXPECT_EQ(parse({"rexec", "h", "ls"}).opts.tty, 0);
+  EXPECT_EQ(parse({"rexec", "-t", "h", "sh"}).opts.tty, 1);
+  EXPECT_EQ(parse({"rexec", "--tty", "h", "sh"}).opts.tty, 1);
+  EXPECT_EQ(parse({"rexec", "-t", "h", "-t", "sh"}).opts.tty, 2);
+  EXPECT_EQ(parse({"rexec", "-t", "-t", "-t", "h", "sh"}).opts.tty, 2);
+  EXPECT_EQ(parse({"rexec", "-t", "-T", "h", "sh"}).opts.tty, 0);
+  // After the host, -t is still ours until the command starts; after it, the command's.
+  const Parsed p = parse({"rexec", "h", "-t", "vi", "-t", "tag"});
+  ASSERT_EQ(p.outcome, ParseOutcome::Run);
+  EXPECT_EQ(p.opts.tty, 1);
+  EXPECT_EQ(p.opts.params.argv, (Argv{"vi", "-t", "tag"}));
+}
+
+TEST(ClientOptions, TAndNoStdinIsAnError) {
+  const Parsed p = parse({"rexec", "-t", "-n", "h", "sh"});
+  EXPECT_EQ(p.outcome, ParseOutcome::Exit);
+  EXPECT_EQ(p.exit_code, 255);
+  EXPECT_EQ(parse({"rexec", "-T", "-n", "h", "sh"}).outcome, ParseOutcome::Run);
+}
+
 }  // namespace
 }  // namespace rx

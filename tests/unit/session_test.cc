@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "common/auth_proof.h"
+#include "common/encoding.h"
 #include "common/limits.h"
 #include "common/log.h"
 
@@ -81,8 +82,10 @@ class FakeJob : public JobHandle {
   void pauseOutput() override { paused = true; }
   void resumeOutput() override { paused = false; }
   void detach() override { detached = true; }
+  void resizeTerminal(const TerminalSize& size) override { sizes.push_back(size); }
 
   std::vector<int> signals;
+  std::vector<TerminalSize> sizes;
   int terminated = 0;
   std::string stdin_data;
   bool stdin_closed = false;
@@ -1160,6 +1163,156 @@ TEST(EnvNameAccepted, ExactNamesAndPrefixPatterns) {
   EXPECT_FALSE(envNameAccepted(patterns, "LD_PRELOAD"));
   EXPECT_FALSE(envNameAccepted(patterns, "LC"));
   EXPECT_FALSE(envNameAccepted({}, "LANG"));
+}
+
+// ---------------------------------------------------------------- terminals (FEATURE_PTY)
+
+Frame execWithPty(uint32_t exec_id, std::vector<std::string> argv, const std::string& term, uint32_t rows,
+                  uint32_t cols) {
+  Frame f = execFrame(exec_id, std::move(argv));
+  auto* pty = f.mutable_exec_request()->mutable_pty();
+  pty->set_term(term);
+  pty->mutable_size()->set_rows(rows);
+  pty->mutable_size()->set_cols(cols);
+  return f;
+}
+
+Frame windowChange(uint32_t exec_id, uint32_t rows, uint32_t cols) {
+  Frame f;
+  f.mutable_window_change()->set_exec_id(exec_id);
+  f.mutable_window_change()->mutable_size()->set_rows(rows);
+  f.mutable_window_change()->mutable_size()->set_cols(cols);
+  return f;
+}
+
+const std::string* refusal(const FakeHost& host) {
+  for (const auto& f : host.frames)
+    if (f.has_exec_result() && f.exec_result().has_start_failed())
+      return &f.exec_result().start_failed().message();
+  return nullptr;
+}
+
+TEST_F(SessionTest, ChallengeOffersTerminals) {
+  session_->start();
+  ASSERT_FALSE(host_.frames.empty());
+  EXPECT_NE(host_.frames[0].auth_challenge().features() & rxpb::v1::FEATURE_PTY, 0u);
+}
+
+TEST_F(SessionTest, PtyRequestStartsAJobOnATerminalWithTermAndSize) {
+  client_features_ |= rxpb::v1::FEATURE_PTY;
+  FakeJob* job = authenticateAndExec(execWithPty(1, {"sh"}, "xterm-256color", 24, 80));
+  ASSERT_NE(job, nullptr);
+  const JobSpec& spec = launcher_.specs.back();
+  ASSERT_TRUE(spec.pty);
+  EXPECT_EQ(*spec.pty, (TerminalSize{24, 80, 0, 0}));
+  EXPECT_TRUE(spec.stdin_open) << "the terminal is the command's input, whatever stdin_open said";
+  EXPECT_TRUE(contains(spec.env, "TERM=xterm-256color"));
+  // Typing reaches the job; a window change resizes it.
+  Frame data;
+  data.mutable_stdin_data()->set_exec_id(1);
+  data.mutable_stdin_data()->set_data("ls\r");
+  session_->onBytes(encodeFrame(data) + encodeFrame(windowChange(1, 30, 100)));
+  EXPECT_EQ(job->stdin_data, "ls\r");
+  EXPECT_EQ(job->sizes, (std::vector<TerminalSize>{TerminalSize{30, 100, 0, 0}}));
+  EXPECT_FALSE(host_.closed);
+}
+
+TEST_F(SessionTest, EmptyTermLeavesTermUnset) {
+  client_features_ |= rxpb::v1::FEATURE_PTY;
+  ASSERT_NE(authenticateAndExec(execWithPty(1, {"sh"}, "", 0, 0)), nullptr);
+  EXPECT_FALSE(hasEnvName(launcher_.specs.back().env, "TERM"));
+}
+
+TEST_F(SessionTest, PtyWithoutTheFeatureIsAProtocolError) {
+  authenticateAndExec(execWithPty(1, {"sh"}, "xterm", 24, 80));
+  EXPECT_TRUE(launcher_.specs.empty());
+  ASSERT_TRUE(host_.frames.back().has_error());
+  EXPECT_EQ(host_.frames.back().error().message(), "pty requested without the pty feature");
+  EXPECT_TRUE(host_.closed);
+}
+
+TEST_F(SessionTest, WindowChangeWithoutTheFeatureIsAProtocolError) {
+  FakeJob* job = authenticateAndExec(execFrame(1, {"sleep", "100"}));
+  ASSERT_NE(job, nullptr);
+  session_->onBytes(encodeFrame(windowChange(1, 30, 100)));
+  ASSERT_TRUE(host_.frames.back().has_error());
+  EXPECT_EQ(host_.frames.back().error().message(), "window change sent without the pty feature");
+  EXPECT_TRUE(host_.closed);
+}
+
+TEST_F(SessionTest, BadTermIsRefused) {
+  client_features_ |= rxpb::v1::FEATURE_PTY;
+  for (const std::string& term :
+       std::vector<std::string>{"xterm 256", "a\x1b]0;x\x07", std::string(65, 'x'), std::string("x\0y", 3)}) {
+    launcher_.specs.clear();
+    host_.frames.clear();
+    session_ = std::make_unique<Session>(config_, launcher_, host_, "test-peer", binding_);
+    authenticateAndExec(execWithPty(1, {"sh"}, term, 24, 80));
+    EXPECT_TRUE(launcher_.specs.empty());
+    const std::string* why = refusal(host_);
+    ASSERT_NE(why, nullptr) << quoteForLog(term);
+    EXPECT_NE(why->find("invalid terminal request: TERM"), std::string::npos) << *why;
+    EXPECT_FALSE(host_.closed);
+  }
+}
+
+TEST_F(SessionTest, WindowSizeOutOfRangeIsRefused) {
+  client_features_ |= rxpb::v1::FEATURE_PTY;
+  authenticateAndExec(execWithPty(1, {"sh"}, "xterm", 10001, 80));
+  EXPECT_TRUE(launcher_.specs.empty());
+  const std::string* why = refusal(host_);
+  ASSERT_NE(why, nullptr);
+  EXPECT_EQ(*why, "invalid terminal request: rows 10001 out of range (0 to 10000)");
+}
+
+TEST_F(SessionTest, WindowChangeOutOfRangeIsAProtocolError) {
+  client_features_ |= rxpb::v1::FEATURE_PTY;
+  FakeJob* job = authenticateAndExec(execWithPty(1, {"sh"}, "xterm", 24, 80));
+  ASSERT_NE(job, nullptr);
+  Frame f = windowChange(1, 24, 80);
+  f.mutable_window_change()->mutable_size()->set_width_px(70000);
+  session_->onBytes(encodeFrame(f));
+  EXPECT_TRUE(job->sizes.empty());
+  ASSERT_TRUE(host_.frames.back().has_error());
+  EXPECT_EQ(host_.frames.back().error().message(),
+            "invalid window change: width_px 70000 out of range (0 to 65535)");
+  EXPECT_TRUE(host_.closed);
+}
+
+TEST_F(SessionTest, WindowChangeForAJobWithoutATerminalOrUnknownIsIgnored) {
+  client_features_ |= rxpb::v1::FEATURE_PTY;
+  FakeJob* job = authenticateAndExec(execFrame(1, {"sleep", "100"}));
+  ASSERT_NE(job, nullptr);
+  session_->onBytes(encodeFrame(windowChange(1, 30, 100)) + encodeFrame(windowChange(7, 30, 100)));
+  EXPECT_TRUE(job->sizes.empty());
+  EXPECT_FALSE(host_.closed);
+}
+
+TEST_F(SessionTest, NoPtyKeyRefusesATerminal) {
+  restrictKey("no-pty");
+  client_features_ |= rxpb::v1::FEATURE_PTY;
+  authenticateAndExec(execWithPty(1, {"sh"}, "xterm", 24, 80));
+  EXPECT_TRUE(launcher_.specs.empty());
+  const std::string* why = refusal(host_);
+  ASSERT_NE(why, nullptr);
+  EXPECT_EQ(*why, "this key may not use a terminal (key option no-pty)");
+}
+
+TEST_F(SessionTest, NoStdinKeyRefusesATerminal) {
+  restrictKey("no-stdin");
+  client_features_ |= rxpb::v1::FEATURE_PTY;
+  authenticateAndExec(execWithPty(1, {"sh"}, "xterm", 24, 80));
+  EXPECT_TRUE(launcher_.specs.empty());
+  const std::string* why = refusal(host_);
+  ASSERT_NE(why, nullptr);
+  EXPECT_EQ(*why, "this key may not use a terminal (key option no-stdin)");
+}
+
+TEST_F(SessionTest, NoPtyKeyStillRunsCommandsWithoutATerminal) {
+  restrictKey("no-pty");
+  client_features_ |= rxpb::v1::FEATURE_PTY;
+  ASSERT_NE(authenticateAndExec(execFrame(1, {"true"})), nullptr);
+  EXPECT_FALSE(launcher_.specs.back().pty);
 }
 
 }  // namespace

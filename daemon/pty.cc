@@ -1,0 +1,77 @@
+#include "daemon/pty.h"
+
+#include <fcntl.h>
+#include <pty.h>
+#include <sys/ioctl.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include <fmt/format.h>
+
+namespace rx {
+namespace {
+
+winsize toWinsize(const TerminalSize& size) {
+  // The protocol's bounds (common/pty_request.h) keep every value inside unsigned short.
+  winsize ws{};
+  ws.ws_row = static_cast<unsigned short>(size.rows);
+  ws.ws_col = static_cast<unsigned short>(size.cols);
+  ws.ws_xpixel = static_cast<unsigned short>(size.width_px);
+  ws.ws_ypixel = static_cast<unsigned short>(size.height_px);
+  return ws;
+}
+
+}  // namespace
+
+Status openPty(const TerminalSize& size, int& master, int& slave) {
+  winsize ws = toWinsize(size);
+  if (::openpty(&master, &slave, nullptr, nullptr, &ws) != 0)
+    return Status::Error(fmt::format("cannot open a pseudo-terminal: {}", std::strerror(errno)));
+  // The loop spawns other commands on this thread only, so nothing forks between openpty and
+  // here; without close-on-exec every later command would hold this terminal open.
+  for (int fd : {master, slave}) {
+    if (::fcntl(fd, F_SETFD, FD_CLOEXEC) != 0) {
+      const int err = errno;
+      ::close(master);
+      ::close(slave);
+      return Status::Error(fmt::format("cannot set up a pseudo-terminal: {}", std::strerror(err)));
+    }
+  }
+  return Status::Ok();
+}
+
+int resizePty(int master, const TerminalSize& size) {
+  winsize ws = toWinsize(size);
+  return ::ioctl(master, TIOCSWINSZ, &ws) == 0 ? 0 : -errno;
+}
+
+int ptyExecMain(int argc, char** argv) {
+  if (argc < 3) {
+    std::fprintf(stderr, "rexecd: %s is internal: rexecd %s PROG [ARG...]\n", kPtyExecFlag, kPtyExecFlag);
+    return 2;
+  }
+  // libuv made us a session leader already (UV_PROCESS_DETACHED); run by hand, we need our own.
+  if (::getsid(0) != ::getpid() && ::setsid() < 0) {
+    std::fprintf(stderr, "rexecd: setsid: %s\n", std::strerror(errno));
+    return 126;
+  }
+  // The slave was opened with O_NOCTTY; this makes it our controlling terminal, with our process
+  // group in the foreground, so ^C, ^Z and a hangup reach the command as on a login.
+  if (::ioctl(STDIN_FILENO, TIOCSCTTY, 0) != 0) {
+    std::fprintf(stderr, "rexecd: cannot take the terminal as controlling terminal: %s\n",
+                 std::strerror(errno));
+    return 126;
+  }
+  ::execvp(argv[2], argv + 2);
+  // Past exec, the daemon cannot report a start failure any more: say it on the terminal and exit
+  // as a shell would.
+  const int err = errno;
+  std::fprintf(stderr, "rexecd: %s: %s\n", argv[2], std::strerror(err));
+  return err == ENOENT ? 127 : 126;
+}
+
+}  // namespace rx

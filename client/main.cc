@@ -1,10 +1,12 @@
-// rexec: options only; the work is in ExecClient.
+// rexec: options only; the work is in OneHostCommand (one host) or Fanout (many).
 #include <signal.h>
 
 #include <cstdio>
 
-#include "client/exec_client.h"
 #include "client/exit_status.h"
+#include "client/fanout.h"
+#include "client/fanout_targets.h"
+#include "client/one_host_command.h"
 #include "client/options.h"
 #include "common/key_file.h"
 #include "common/limits.h"
@@ -15,7 +17,10 @@ int main(int argc, char** argv) {
   if (rx::parseClientOptions(argc, argv, opts, exit_code) == rx::ParseOutcome::Exit) return exit_code;
 
   rx::HostPort target;
-  if (auto s = rx::parseHostPort(opts.target, rx::kDefaultPort, target); !s) {
+  std::vector<rx::FanoutTarget> targets;
+  if (auto s = opts.fanout.enabled() ? rx::collectFanoutTargets(opts.fanout, targets)
+                                     : rx::parseHostPort(opts.target, rx::kDefaultPort, target);
+      !s) {
     std::fprintf(stderr, "rexec: %s\n", s.message().c_str());
     return rx::kExitFailure;
   }
@@ -37,9 +42,13 @@ int main(int argc, char** argv) {
   rx::ClientTimeouts timeouts;
   timeouts.connect_ms = static_cast<uint64_t>(opts.connect_timeout_s * 1000.0);
   int status = rx::kExitFailure;
-  {
-    rx::ExecClient client(uv_default_loop(), target, std::move(key), std::move(opts.params), timeouts,
-                          tls.get(), std::move(host_keys));
+  if (opts.fanout.enabled()) {
+    rx::Fanout fanout(uv_default_loop(), std::move(targets), std::move(key), std::move(opts.params), timeouts,
+                      tls.get(), std::move(host_keys), std::move(opts.fanout));
+    status = fanout.run();
+  } else {
+    rx::OneHostCommand client(uv_default_loop(), target, std::move(key), std::move(opts.params), timeouts,
+                              tls.get(), std::move(host_keys));
     status = client.run();
   }
   uv_loop_close(uv_default_loop());

@@ -4,18 +4,20 @@
 #include <vector>
 
 #include "client/client_session.h"
+#include "client/fanout_options.h"
 #include "common/status.h"
 
 namespace rx {
 
 struct ClientOptions {
-  std::string target;    // HOST[:PORT]
+  std::string target;    // HOST[:PORT]; empty with the fan-out (-H, -f, -g)
   std::string identity;  // key file
   std::string known_hosts;
   bool accept_new = false;
   ExecParams params;
   double connect_timeout_s = 10;
   double timeout_s = 0;
+  FanoutOptions fanout;
 };
 
 enum class ParseOutcome { Run, Exit };

@@ -83,6 +83,8 @@ Fanout::Fanout(uv_loop_t* loop, std::vector<FanoutTarget> targets, ClientKey key
   params_.stdin_open = false;
   // No question per host on the terminal: an unknown key fails that host (unless --accept-new).
   host_keys_.ask = nullptr;
+  // Through our stderr queue, so it never lands inside the progress line or another line.
+  host_keys_.notice = [this](const std::string& line) { writeErr("rexec: " + line + "\n"); };
   options_.fanout = std::max(1u, options_.fanout);
   hosts_.reserve(targets.size());
   for (size_t i = 0; i < targets.size(); ++i)

@@ -37,7 +37,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "rexec: %s\n", s.message().c_str());
     return rx::kExitFailure;
   }
-  rx::HostKeyPolicy host_keys{opts.known_hosts, opts.accept_new, rx::terminalAsker()};
+  rx::HostKeyPolicy host_keys{opts.known_hosts, opts.accept_new, rx::terminalAsker(), nullptr};
 
   rx::ClientTimeouts timeouts;
   timeouts.connect_ms = static_cast<uint64_t>(opts.connect_timeout_s * 1000.0);

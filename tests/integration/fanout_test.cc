@@ -3,6 +3,7 @@
 // hang, die of a signal or fail late, and a closed port refuses. The daemons are started once for
 // the whole suite; every run is the real rexec binary.
 #include <netinet/in.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -98,7 +99,11 @@ class FanoutTest : public ::testing::Test {
   }
 
   static void TearDownTestSuite() {
-    for (auto& d : farm->daemons) EXPECT_EQ(d->stop(), 0) << "rexecd should exit 0 on SIGTERM";
+    // All at once: each stop waits for its daemon's exit.
+    std::vector<std::future<int>> stopping;
+    for (auto& d : farm->daemons)
+      stopping.push_back(std::async(std::launch::async, [&d] { return d->stop(); }));
+    for (auto& f : stopping) EXPECT_EQ(f.get(), 0) << "rexecd should exit 0 on SIGTERM";
     delete farm;
     farm = nullptr;
   }
@@ -387,6 +392,20 @@ TEST_F(FanoutTest, ProgressLineOnATerminalIsClearedBeforeOutput) {
   }
   EXPECT_EQ(count(r.out, ": hello"), 20u);
   EXPECT_NE(r.out.find("rexec: 20 hosts: 20 ok, 0 failed"), std::string::npos);
+}
+
+TEST_F(FanoutTest, CtrlCReachesEveryRunningHostAndSkipsTheRest) {
+  // Three run, three wait their turn; Ctrl-C once all three are ready.
+  Subprocess p(
+      rexec({"--fanout", "3", "-H", "127.0.0.[2-7]:" + p0()}, {"sh", "-c", "echo ready; exec sleep 60"}));
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(p.waitForStdout(host(i) + ": ready\n")) << host(i);
+  p.signal(SIGINT);
+  const auto r = p.wait(50s);
+  EXPECT_EQ(r.exit_code, 130) << r.err;
+  EXPECT_NE(r.err.find("rexec:   exit 130 (SIGINT) on 3 hosts: 127.0.0.[2-4]:" + p0() + "\n"),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("rexec:   skipped 3 hosts: 127.0.0.[5-7]:" + p0() + "\n"), std::string::npos) << r.err;
 }
 
 // 1,000 host entries (23 ports on each of 45 daemons), `true` on each, 64 at a time: all succeed,

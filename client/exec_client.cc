@@ -1,9 +1,5 @@
 #include "client/exec_client.h"
 
-#include <signal.h>
-#include <unistd.h>
-
-#include <cstdio>
 #include <cstring>
 
 #include <fmt/format.h>
@@ -16,48 +12,30 @@ namespace rx {
 namespace {
 
 constexpr size_t kReadBufferSize = 256 * 1024;
-// Back-pressure thresholds, in bytes, for local output and for the socket's send queue.
-constexpr size_t kHighWater = 4 * 1024 * 1024;
-constexpr size_t kLowWater = 1024 * 1024;
 
 }  // namespace
 
 ExecClient::ExecClient(uv_loop_t* loop, HostPort target, ClientKey key, ExecParams params,
-                       ClientTimeouts timeouts, SSL_CTX* tls, HostKeyPolicy host_keys)
+                       ClientTimeouts timeouts, SSL_CTX* tls, HostKeyPolicy host_keys, ExecObserver& observer)
     : loop_(loop),
       target_(std::move(target)),
+      observer_(observer),
       session_(std::move(key), params, *this),
       timeouts_(timeouts),
       remote_timeout_ms_(params.timeout_ms),
-      stdin_open_(params.stdin_open),
-      want_pty_(params.pty.has_value()),
-      sent_size_(params.pty ? params.pty->size : TerminalSize{}),
       tls_ctx_(tls),
       host_keys_(std::move(host_keys)),
-      read_buffer_(new char[kReadBufferSize]),
-      stdout_(loop, STDOUT_FILENO),
-      stderr_(loop, STDERR_FILENO) {
-  auto drained = [this] { updateSocketReading(); };
-  stdout_.setOnDrain(drained);
-  stderr_.setOnDrain(drained);
-}
+      read_buffer_(new char[kReadBufferSize]) {}
 
 ExecClient::~ExecClient() = default;
 
-int ExecClient::run() {
+void ExecClient::start() {
   uv_timer_init(loop_, &connect_timer_);
   uv_timer_init(loop_, &result_timer_);
+  open_handles_ += 2;
   connect_timer_.data = result_timer_.data = this;
   armConnectTimer();
-  for (auto [sig, num] : {std::pair{&sig_int_, SIGINT}, {&sig_term_, SIGTERM}, {&sig_hup_, SIGHUP}}) {
-    uv_signal_init(loop_, sig);
-    sig->data = this;
-    uv_signal_start(
-        sig, [](uv_signal_t* s, int signum) { static_cast<ExecClient*>(s->data)->onSignal(signum); }, num);
-  }
   resolve();
-  uv_run(loop_, UV_RUN_DEFAULT);
-  return exit_status_;
 }
 
 void ExecClient::armConnectTimer() {
@@ -83,11 +61,13 @@ void ExecClient::resolve() {
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
   resolver_.data = this;
+  resolving_ = true;
   const std::string port = std::to_string(target_.port);
   const int err = uv_getaddrinfo(
       loop_, &resolver_,
       [](uv_getaddrinfo_t* req, int status, addrinfo* res) {
         auto* c = static_cast<ExecClient*>(req->data);
+        c->resolving_ = false;
         if (status == 0) {
           for (addrinfo* ai = res; ai; ai = ai->ai_next) {
             sockaddr_storage found{};
@@ -96,7 +76,10 @@ void ExecClient::resolve() {
           }
         }
         uv_freeaddrinfo(res);
-        if (c->finished_) return;
+        if (c->finished_) {
+          c->maybeClosed();
+          return;
+        }
         if (status != 0) {
           c->fail(fmt::format("cannot resolve {}: {}", c->target_.host, uv_strerror(status)));
           return;
@@ -104,7 +87,10 @@ void ExecClient::resolve() {
         c->connectNext();
       },
       target_.host.c_str(), port.c_str(), &hints);
-  if (err != 0) fail(fmt::format("cannot resolve {}: {}", target_.host, uv_strerror(err)));
+  if (err != 0) {
+    resolving_ = false;
+    fail(fmt::format("cannot resolve {}: {}", target_.host, uv_strerror(err)));
+  }
 }
 
 void ExecClient::connectNext() {
@@ -119,12 +105,17 @@ void ExecClient::connectNext() {
     tcp_initialised_ = false;
     uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), [](uv_handle_t* h) {
       auto* c = static_cast<ExecClient*>(h->data);
-      --c->next_address_;
+      --c->open_handles_;
+      if (c->finished_) {
+        c->maybeClosed();
+        return;
+      }
       c->connectNext();
     });
     return;
   }
   uv_tcp_init(loop_, &tcp_);
+  ++open_handles_;
   tcp_.data = this;
   tcp_initialised_ = true;
   connect_req_.data = this;
@@ -159,7 +150,7 @@ void ExecClient::onConnected(int status) {
 
 void ExecClient::updateSocketReading() {
   if (finished_ || !connected_) return;
-  const bool want = stdout_.queued() + stderr_.queued() < (socket_reading_ ? kHighWater : kLowWater);
+  const bool want = !output_paused_;
   if (want == socket_reading_) return;
   socket_reading_ = want;
   if (!want) {
@@ -252,14 +243,23 @@ void ExecClient::queueWrite(std::string bytes) {
       writeOwned(reinterpret_cast<uv_stream_t*>(&tcp_), std::move(bytes), [this](int status, size_t n) {
         socket_queued_ -= n;
         if (status != 0 && status != UV_ECANCELED) session_.onClosed(uv_strerror(status));
-        updateStdinReading();
+        sendQueueChanged();
       });
   if (err != 0) {
     socket_queued_ -= size;
     session_.onClosed(uv_strerror(err));
     return;
   }
-  updateStdinReading();
+  sendQueueChanged();
+}
+
+void ExecClient::sendQueueChanged() {
+  if (!finished_) observer_.onExecSendQueue(*this);
+}
+
+void ExecClient::setOutputPaused(bool paused) {
+  output_paused_ = paused;
+  updateSocketReading();
 }
 
 void ExecClient::onRequestSent() {
@@ -269,131 +269,75 @@ void ExecClient::onRequestSent() {
         &result_timer_,
         [](uv_timer_t* t) {
           auto* c = static_cast<ExecClient*>(t->data);
-          c->leaveRawMode();
-          std::fprintf(stderr,
-                       "rexec: %s: the server did not end the command within its timeout; giving up\n",
-                       c->target_.host.c_str());
-          c->finish(kExitTimeout);
+          ExecOutcome o;
+          o.exit_status = kExitTimeout;
+          o.timed_out = true;
+          o.message = "the server did not end the command within its timeout; giving up";
+          c->finish(std::move(o));
         },
         remote_timeout_ms_ + timeouts_.result_slack_ms, 0);
   }
-  if (want_pty_) startTerminal();
-  if (!stdin_open_ || finished_) return;
-  stdin_ = std::make_unique<LocalInput>(
-      loop_, STDIN_FILENO, [this](std::string_view data) { session_.sendStdin(data); },
-      [this] { session_.closeStdin(); });
-  updateStdinReading();
-}
-
-void ExecClient::updateStdinReading() {
-  if (!stdin_ || finished_) return;
-  if (socket_queued_ > kHighWater)
-    stdin_->pause();
-  else if (socket_queued_ < kLowWater)
-    stdin_->resume();
+  observer_.onExecStarted(*this);
 }
 
 void ExecClient::onOutput(rxpb::v1::Stream stream, std::string_view data) {
-  LocalOutput& out = stream == rxpb::v1::STREAM_STDOUT ? stdout_ : stderr_;
-  if (!out.write(data)) {
-    // Our reader went away (`rexec host cmd | head`): the remote command gets SIGPIPE just as a
-    // local one would, so pipelines behave the same either way.
-    if (&out == &stdout_ && !stdout_broken_reported_) {
-      stdout_broken_reported_ = true;
-      session_.sendSignal("PIPE");
-    }
-    return;
-  }
-  updateSocketReading();
+  observer_.onExecOutput(*this, stream, data);
 }
 
 void ExecClient::onResult(const rxpb::v1::ExecResult& result) {
-  std::string message;
-  const int status = exitStatusFor(result, message);
-  leaveRawMode();
-  if (!message.empty()) std::fprintf(stderr, "rexec: %s: %s\n", target_.host.c_str(), message.c_str());
-  finish(status);
+  ExecOutcome o;
+  o.exit_status = exitStatusFor(result, o.message);
+  o.timed_out = result.outcome_case() == rxpb::v1::ExecResult::kTimedOut;
+  if (result.outcome_case() == rxpb::v1::ExecResult::kExitCode) o.exit_code = result.exit_code();
+  if (result.outcome_case() == rxpb::v1::ExecResult::kSignaled) o.signal_name = result.signaled().name();
+  o.stdout_bytes = result.stdout_bytes();
+  o.stderr_bytes = result.stderr_bytes();
+  finish(std::move(o));
 }
 
 void ExecClient::onFailure(const std::string& message) { fail(message); }
 
 void ExecClient::fail(const std::string& message) {
   if (finished_) return;
-  leaveRawMode();
-  std::fprintf(stderr, "rexec: %s: %s\n", target_.host.c_str(), message.c_str());
-  finish(kExitFailure);
+  ExecOutcome o;
+  o.exit_status = kExitFailure;
+  o.rexec_failed = true;
+  o.message = message;
+  finish(std::move(o));
 }
 
-void ExecClient::onSignal(int signum) {
-  if (!session_.requestSent() || session_.done()) {
-    // Nothing runs remotely yet: just stop.
-    fail(fmt::format("interrupted by SIG{}", signum == SIGINT ? "INT" : signum == SIGTERM ? "TERM" : "HUP"));
-    exit_status_ = 128 + signum;
-    return;
-  }
-  if (session_.ptyActive()) {
-    // As ssh -t: the user is gone or wants out, and nothing reads ^C as a signal here (raw mode
-    // sends it to the remote terminal as a byte). Disconnecting makes the server end the command.
-    fail(fmt::format("interrupted by SIG{}; disconnecting (the server ends the command)",
-                     signum == SIGINT    ? "INT"
-                     : signum == SIGTERM ? "TERM"
-                                         : "HUP"));
-    exit_status_ = 128 + signum;
-    return;
-  }
-  if (signum != SIGINT) {
-    session_.sendSignal(signum == SIGTERM ? "TERM" : "HUP");
-    return;
-  }
-  // First Ctrl-C asks politely, the second kills, the third gives up locally (the server then
-  // kills the group because the connection went away).
-  ++interrupts_;
-  if (interrupts_ == 1) {
-    session_.sendSignal("INT");
-  } else if (interrupts_ == 2) {
-    session_.sendSignal("KILL");
-  } else {
-    fail("interrupted three times; disconnecting (the server kills the command)");
-    exit_status_ = 128 + SIGINT;
-  }
-}
-
-void ExecClient::finish(int status) {
+void ExecClient::finish(ExecOutcome outcome) {
   if (finished_) return;
   finished_ = true;
-  exit_status_ = status;
-  leaveRawMode();
-  if (winch_started_) closeHandle(reinterpret_cast<uv_handle_t*>(&sig_winch_));
+  outcome.request_sent = session_.requestSent();
   uv_cancel(reinterpret_cast<uv_req_t*>(&resolver_));
   closeHandle(reinterpret_cast<uv_handle_t*>(&result_timer_));
-  for (uv_signal_t* s : {&sig_int_, &sig_term_, &sig_hup_}) closeHandle(reinterpret_cast<uv_handle_t*>(s));
-  if (stdin_) stdin_->close([] {});
-  stdout_.close([] {});
-  stderr_.close([] {});
   if (!(tcp_initialised_ && connected_)) {
     closeSocket();
-    return;
+  } else {
+    // A clean end: TLS close_notify, then a half-close once it is written. A peer that does not
+    // take it within a second does not hold us up.
+    if (secure_ && tls_) {
+      tls_->shutdown();
+      queueWrite(tls_->takeOutput());
+    }
+    uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
+    auto* req = new uv_shutdown_t;
+    req->data = this;
+    if (uv_shutdown(req, reinterpret_cast<uv_stream_t*>(&tcp_), [](uv_shutdown_t* r, int) {
+          auto* c = static_cast<ExecClient*>(r->data);
+          delete r;
+          c->closeSocket();
+        }) != 0) {
+      delete req;
+      closeSocket();
+    } else {
+      uv_timer_start(
+          &connect_timer_, [](uv_timer_t* t) { static_cast<ExecClient*>(t->data)->closeSocket(); }, 1000, 0);
+    }
   }
-  // A clean end: TLS close_notify, then a half-close once it is written. A peer that does not
-  // take it within a second does not hold us up.
-  if (secure_ && tls_) {
-    tls_->shutdown();
-    queueWrite(tls_->takeOutput());
-  }
-  uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
-  auto* req = new uv_shutdown_t;
-  req->data = this;
-  if (uv_shutdown(req, reinterpret_cast<uv_stream_t*>(&tcp_), [](uv_shutdown_t* r, int) {
-        auto* c = static_cast<ExecClient*>(r->data);
-        delete r;
-        c->closeSocket();
-      }) != 0) {
-    delete req;
-    closeSocket();
-    return;
-  }
-  uv_timer_start(
-      &connect_timer_, [](uv_timer_t* t) { static_cast<ExecClient*>(t->data)->closeSocket(); }, 1000, 0);
+  // Last: the observer may start other work, but this object lives until onExecClosed.
+  observer_.onExecDone(*this, outcome);
 }
 
 void ExecClient::closeSocket() {
@@ -402,7 +346,18 @@ void ExecClient::closeSocket() {
 }
 
 void ExecClient::closeHandle(uv_handle_t* handle) {
-  if (!uv_is_closing(handle)) uv_close(handle, nullptr);
+  if (uv_is_closing(handle)) return;
+  uv_close(handle, [](uv_handle_t* h) {
+    auto* c = static_cast<ExecClient*>(h->data);
+    --c->open_handles_;
+    c->maybeClosed();
+  });
+}
+
+void ExecClient::maybeClosed() {
+  if (!finished_ || open_handles_ > 0 || resolving_ || closed_reported_) return;
+  closed_reported_ = true;
+  observer_.onExecClosed(*this);  // may destroy this
 }
 
 }  // namespace rx

@@ -1,6 +1,7 @@
 #pragma once
-// One command on one host: resolve, connect, authenticate, stream stdin/stdout/stderr, forward
-// signals, and turn the result into an exit status. Everything happens on one libuv loop.
+// One command on one host: resolve, connect, authenticate, relay output, and turn the result into
+// an exit status. It owns only its connection; what happens to the output, stdin and signals is up
+// to its ExecObserver (the one-host rexec, or the fan-out driving many of these on one loop).
 #include <uv.h>
 
 #include <memory>
@@ -8,10 +9,8 @@
 #include <vector>
 
 #include "client/client_session.h"
+#include "client/exec_observer.h"
 #include "client/known_hosts.h"
-#include "client/local_input.h"
-#include "client/local_output.h"
-#include "client/raw_terminal.h"
 #include "common/net_address.h"
 #include "common/tls_engine.h"
 
@@ -27,13 +26,29 @@ struct ClientTimeouts {
 class ExecClient final : public ClientSessionHost {
  public:
   ExecClient(uv_loop_t* loop, HostPort target, ClientKey key, ExecParams params, ClientTimeouts timeouts,
-             SSL_CTX* tls, HostKeyPolicy host_keys);
+             SSL_CTX* tls, HostKeyPolicy host_keys, ExecObserver& observer);
   ~ExecClient() override;
   ExecClient(const ExecClient&) = delete;
   ExecClient& operator=(const ExecClient&) = delete;
 
-  // Runs the loop until the command is over and everything is closed; returns the exit status.
-  int run();
+  // Starts resolving and connecting; everything else arrives through the observer.
+  void start();
+  const HostPort& target() const { return target_; }
+
+  void sendStdin(std::string_view data) { session_.sendStdin(data); }
+  void closeStdin() { session_.closeStdin(); }
+  void sendSignal(std::string_view name) { session_.sendSignal(name); }
+  // rexec -t: whether the request asked for a terminal (known once it is sent), and a resize.
+  bool ptyActive() const { return session_.ptyActive(); }
+  void sendWindowChange(const TerminalSize& size) { session_.sendWindowChange(size); }
+  bool requestSent() const { return session_.requestSent(); }
+  bool done() const { return finished_; }
+  // Ends the command here with `message` (rexec's own failure, 255); the server kills the command
+  // when the connection goes away.
+  void abort(const std::string& message) { fail(message); }
+  // Local output back-pressure: stop reading the socket while paused.
+  void setOutputPaused(bool paused);
+  size_t socketQueued() const { return socket_queued_; }
 
   // ClientSessionHost
   void send(std::string bytes) override;
@@ -54,26 +69,19 @@ class ExecClient final : public ClientSessionHost {
   void writeRaw(std::string bytes);
   void queueWrite(std::string bytes);  // also after finish (the final close_notify)
   void closeSocket();
-  void onSignal(int signum);
   void fail(const std::string& message);
-  void finish(int status);
+  void finish(ExecOutcome outcome);
   void updateSocketReading();
-  void updateStdinReading();
+  void sendQueueChanged();
   void closeHandle(uv_handle_t* handle);
-  // exec_client_pty.cc: rexec -t. Raw mode and window sizes once the request is out; the
-  // terminal's settings restored before any message of ours and on every way out.
-  void startTerminal();
-  void onWindowChanged();
-  void leaveRawMode();
+  void maybeClosed();
 
   uv_loop_t* loop_;
   HostPort target_;
+  ExecObserver& observer_;
   ClientSession session_;
   ClientTimeouts timeouts_;
   uint32_t remote_timeout_ms_;
-  bool stdin_open_;
-  bool want_pty_;           // -t: a terminal was asked for
-  TerminalSize sent_size_;  // the window size the server last heard of
   SSL_CTX* tls_ctx_;
   HostKeyPolicy host_keys_;
   std::unique_ptr<TlsEngine> tls_;
@@ -93,22 +101,15 @@ class ExecClient final : public ClientSessionHost {
   uv_connect_t connect_req_{};
   uv_timer_t connect_timer_{};
   uv_timer_t result_timer_{};
-  uv_signal_t sig_int_{}, sig_term_{}, sig_hup_{};
-  int interrupts_ = 0;
   size_t socket_queued_ = 0;
+  bool output_paused_ = false;
   std::unique_ptr<char[]> read_buffer_;
 
-  LocalOutput stdout_;
-  LocalOutput stderr_;
-  std::unique_ptr<LocalInput> stdin_;
-  bool stdout_broken_reported_ = false;
-
-  std::unique_ptr<RawTerminal> raw_;
-  uv_signal_t sig_winch_{};
-  bool winch_started_ = false;
-
   bool finished_ = false;
-  int exit_status_ = 255;
+  // What must end before the object may be freed: open handles and a resolver request.
+  int open_handles_ = 0;
+  bool resolving_ = false;
+  bool closed_reported_ = false;
 };
 
 }  // namespace rx

@@ -103,8 +103,11 @@ Status verifyHostKey(const HostKeyPolicy& policy, const std::string& label, cons
         "run once with --accept-new or add \"{} {}\" to {}",
         label, fingerprint, label, fingerprint, policy.path));
   if (Status s = addKnownHost(policy.path, label, fingerprint); !s) return s;
-  std::fprintf(stderr, "rexec: added %s (%s) to %s\n", label.c_str(), fingerprint.c_str(),
-               policy.path.c_str());
+  const std::string line = fmt::format("added {} ({}) to {}", label, fingerprint, policy.path);
+  if (policy.notice)
+    policy.notice(line);
+  else
+    std::fprintf(stderr, "rexec: %s\n", line.c_str());
   return Status::Ok();
 }
 

@@ -28,6 +28,8 @@ struct HostKeyPolicy {
   bool accept_new = false;  // record an unknown key without asking
   // Asks the user whether to trust an unknown key; unset when there is no terminal.
   std::function<bool(const std::string& question)> ask;
+  // Tells the user a key was recorded (a line without "rexec: "); unset: straight to stderr.
+  std::function<void(const std::string& line)> notice;
 };
 
 // The whole decision: Ok to go on (the key matched, or was accepted and recorded), or an error

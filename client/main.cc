@@ -1,4 +1,4 @@
-// rexec: options only; the work is in ExecClient.
+// rexec: options only; the work is in OneHostCommand (one host) or Fanout (many).
 #include <openssl/ssl.h>
 #include <signal.h>
 #include <unistd.h>
@@ -6,8 +6,10 @@
 #include <cstdio>
 #include <cstdlib>
 
-#include "client/exec_client.h"
 #include "client/exit_status.h"
+#include "client/fanout.h"
+#include "client/fanout_targets.h"
+#include "client/one_host_command.h"
 #include "client/options.h"
 #include "client/raw_terminal.h"
 #include "common/key_file.h"
@@ -19,7 +21,10 @@ int main(int argc, char** argv) {
   if (rx::parseClientOptions(argc, argv, opts, exit_code) == rx::ParseOutcome::Exit) return exit_code;
 
   rx::HostPort target;
-  if (auto s = rx::parseHostPort(opts.target, rx::kDefaultPort, target); !s) {
+  std::vector<rx::FanoutTarget> targets;
+  if (auto s = opts.fanout.enabled() ? rx::collectFanoutTargets(opts.fanout, targets)
+                                     : rx::parseHostPort(opts.target, rx::kDefaultPort, target);
+      !s) {
     std::fprintf(stderr, "rexec: %s\n", s.message().c_str());
     return rx::kExitFailure;
   }
@@ -32,9 +37,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "rexec: %s\n", s.message().c_str());
     return rx::kExitFailure;
   }
-  // The thread pool serves one name lookup at most (numeric addresses and stdin need none):
-  // one thread, not libuv's default four.
-  setenv("UV_THREADPOOL_SIZE", "1", 0);
+  // The thread pool serves name lookups only (numeric addresses and stdin need none): one
+  // thread for one host, not libuv's default four; fan-out keeps the default.
+  if (!opts.fanout.enabled()) setenv("UV_THREADPOOL_SIZE", "1", 0);
   // A closed socket must be an error return, not a silent death.
   signal(SIGPIPE, SIG_IGN);
 
@@ -43,7 +48,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "rexec: %s\n", s.message().c_str());
     return rx::kExitFailure;
   }
-  rx::HostKeyPolicy host_keys{opts.known_hosts, opts.accept_new, rx::terminalAsker()};
+  rx::HostKeyPolicy host_keys{opts.known_hosts, opts.accept_new, rx::terminalAsker(), nullptr};
 
   if (opts.tty > 0) {
     // As ssh: -t needs a local terminal to make sense of; -tt asks for one anyway.
@@ -58,9 +63,13 @@ int main(int argc, char** argv) {
   rx::ClientTimeouts timeouts;
   timeouts.connect_ms = static_cast<uint64_t>(opts.connect_timeout_s * 1000.0);
   int status = rx::kExitFailure;
-  {
-    rx::ExecClient client(uv_default_loop(), target, std::move(key), std::move(opts.params), timeouts,
-                          tls.get(), std::move(host_keys));
+  if (opts.fanout.enabled()) {
+    rx::Fanout fanout(uv_default_loop(), std::move(targets), std::move(key), std::move(opts.params), timeouts,
+                      tls.get(), std::move(host_keys), std::move(opts.fanout));
+    status = fanout.run();
+  } else {
+    rx::OneHostCommand client(uv_default_loop(), target, std::move(key), std::move(opts.params), timeouts,
+                              tls.get(), std::move(host_keys));
     status = client.run();
   }
   uv_loop_close(uv_default_loop());

@@ -23,7 +23,12 @@ ParseOutcome parseClientOptions(int argc, const char* const* argv, ClientOptions
       "status returned exactly.\n\n"
       "Exit status: the command's own; 128+N when killed by signal N; 124 when --timeout expired; 127 "
       "when the program was not found; 126 when it could not be executed; 255 when rexec itself failed "
-      "(connection, authentication, protocol, truncated output), always with a 'rexec: ...' line on stderr.",
+      "(connection, authentication, protocol, truncated output), always with a 'rexec: ...' line on "
+      "stderr.\n\n"
+      "Many hosts (-H, -f, -g): each output line is prefixed with its host, or grouped (--gather), or "
+      "written to files (--out-dir); a summary on stderr at the end. Exit status: 0 when every host "
+      "succeeded; 255 when any host could not be reached or rexec failed for it; otherwise the highest "
+      "status among the hosts (same rules as above). Every host reads /dev/null as stdin.",
       "rexec"};
   std::vector<std::string> env;
   std::vector<std::string> command;
@@ -52,10 +57,37 @@ ParseOutcome parseClientOptions(int argc, const char* const* argv, ClientOptions
   app.add_option("--env", env, "NAME=VALUE for the command's environment (the server allow-lists names)")
       ->allow_extra_args(false);  // one value per --env: never swallow the host that follows
   app.add_option("--cwd", opts.params.cwd, "working directory on the host (default: home)");
-  app.add_option("host", opts.target, "HOST[:PORT] (default port 5512)")->required();
+  app.add_option("host", opts.target, "HOST[:PORT] (default port 5512)");
+  FanoutOptions& fo = opts.fanout;
+  app.add_option("-H,--hosts", fo.host_lists,
+                 "run on many hosts: HOST[:PORT],... with ranges (node[01-40], node[1-3,7]) and @GROUP")
+      ->allow_extra_args(false);
+  app.add_option("-f,--hosts-file", fo.host_files, "run on the hosts listed in FILE (one a line, # comments)")
+      ->allow_extra_args(false);
+  app.add_option("-g,--group", fo.groups, "run on the hosts of group NAME[,NAME] from the groups file")
+      ->allow_extra_args(false);
+  app.add_option("--groups-file", fo.groups_file,
+                 "host groups, one 'NAME: HOST...' a line (default: ~/.config/rexec/hosts)");
+  app.add_option("--fanout", fo.fanout, "hosts running at once")
+      ->check(CLI::Range(1u, 100000u))
+      ->capture_default_str();
+  app.add_flag("--fail-fast", fo.fail_fast,
+               "after the first host fails, start no more hosts (reported as skipped) and send TERM to the "
+               "running ones");
+  app.add_flag("--gather", fo.gather,
+               "print each distinct output once, under the list of hosts that gave it");
+  app.add_option("--gather-limit", fo.gather_limit,
+                 "output held per host for --gather and --json (beyond it: cut, and said so)")
+      ->transform(CLI::AsSizeValue(false))
+      ->capture_default_str();
+  app.add_option("--out-dir", fo.out_dir,
+                 "write each host's output to DIR/HOST.out, DIR/HOST.err, DIR/HOST.status");
+  app.add_flag("--json", fo.json,
+               "one JSON record per host on stdout (its output included unless --out-dir is given)");
   app.footer(
       "Usage: rexec [OPTIONS] HOST[:PORT] [OPTIONS] [--] PROG [ARG...]\n"
       "       rexec [OPTIONS] --sh HOST[:PORT] 'command line'\n"
+      "       rexec [OPTIONS] -H HOSTS|-f FILE|-g GROUP [OPTIONS] [--] PROG [ARG...]\n"
       "       rexec -t HOST[:PORT] [--] PROG [ARG...]      (interactive, on a terminal)\n"
       "Options may stand before or after HOST; the first word after HOST that is not an option "
       "(or the word after --) starts the remote command, which is passed on exactly as given.");
@@ -77,7 +109,9 @@ ParseOutcome parseClientOptions(int argc, const char* const* argv, ClientOptions
     if (word.size() > 1 && word[0] == '-') {
       option_words.push_back(word);
       const std::string name = word.substr(0, word.find('='));
-      const CLI::Option* opt = app.get_option_no_throw(name);
+      const CLI::Option* opt = app.get_option_no_throw(word[1] == '-' ? name : name.substr(0, 2));
+      // A host list stands in for HOST: the next plain word starts the command.
+      if (opt && (opt->check_name("-H") || opt->check_name("-f") || opt->check_name("-g"))) have_host = true;
       const bool inline_value = word.find('=') != std::string::npos ||
                                 (word.size() > 2 && word[1] != '-');  // -iFILE (short flags do not bundle)
       if (opt && opt->get_expected_min() > 0 && !inline_value && i + 1 < argc)
@@ -97,6 +131,25 @@ ParseOutcome parseClientOptions(int argc, const char* const* argv, ClientOptions
     return ParseOutcome::Exit;
   } catch (const CLI::ParseError& e) {
     std::fprintf(stderr, "rexec: %s (see rexec --help)\n", e.what());
+    exit_code = kExitFailure;
+    return ParseOutcome::Exit;
+  }
+  if (opts.target.empty() && !fo.enabled()) {
+    std::fprintf(stderr, "rexec: no host given (see rexec --help)\n");
+    exit_code = kExitFailure;
+    return ParseOutcome::Exit;
+  }
+  const char* conflict = nullptr;
+  if (!opts.target.empty() && fo.enabled())
+    conflict = "give either HOST or -H/-f/-g, not both";
+  else if (fo.gather && !fo.out_dir.empty())
+    conflict = "--gather and --out-dir exclude each other";
+  else if (fo.gather && fo.json)
+    conflict = "--gather and --json exclude each other";
+  else if (!fo.enabled() && (fo.gather || fo.json || fo.fail_fast || !fo.out_dir.empty()))
+    conflict = "--gather, --json, --out-dir and --fail-fast need -H, -f or -g";
+  if (conflict) {
+    std::fprintf(stderr, "rexec: %s (see rexec --help)\n", conflict);
     exit_code = kExitFailure;
     return ParseOutcome::Exit;
   }
@@ -125,6 +178,11 @@ ParseOutcome parseClientOptions(int argc, const char* const* argv, ClientOptions
   opts.tty = no_tty ? 0 : std::min(force_tty, 2);
   if (opts.tty > 0 && no_stdin) {
     std::fprintf(stderr, "rexec: -t and -n do not go together: the terminal is the command's stdin\n");
+    exit_code = kExitFailure;
+    return ParseOutcome::Exit;
+  }
+  if (opts.tty > 0 && fo.enabled()) {
+    std::fprintf(stderr, "rexec: -t needs one host: a terminal cannot be shared by many (-H/-f/-g)\n");
     exit_code = kExitFailure;
     return ParseOutcome::Exit;
   }

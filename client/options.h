@@ -4,12 +4,13 @@
 #include <vector>
 
 #include "client/client_session.h"
+#include "client/fanout_options.h"
 #include "common/status.h"
 
 namespace rx {
 
 struct ClientOptions {
-  std::string target;    // HOST[:PORT]
+  std::string target;    // HOST[:PORT]; empty with the fan-out (-H, -f, -g)
   std::string identity;  // key file
   std::string known_hosts;
   bool accept_new = false;
@@ -18,6 +19,7 @@ struct ClientOptions {
   double timeout_s = 0;
   // -t: 1 asks for a terminal when stdin is one, 2 (-tt) asks even when it is not; -T: never.
   int tty = 0;
+  FanoutOptions fanout;
 };
 
 enum class ParseOutcome { Run, Exit };

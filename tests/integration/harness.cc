@@ -353,7 +353,10 @@ Daemon::Daemon(const std::string& authorized_keys, const std::string& dir, Optio
     throw std::runtime_error("rexecd did not become ready");
   }
   fingerprint_ = ready->substr(ready->find("SHA256:"));
-  port_ = static_cast<uint16_t>(std::stoi(readFile(port_file)));
+  std::istringstream ports(readFile(port_file));
+  for (int p; ports >> p;) ports_.push_back(static_cast<uint16_t>(p));
+  if (ports_.empty()) throw std::runtime_error("rexecd wrote no port");
+  port_ = ports_[0];
 }
 
 Daemon::~Daemon() {

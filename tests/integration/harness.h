@@ -108,6 +108,8 @@ class Daemon {
   ~Daemon();  // SIGTERM, then SIGKILL if it does not stop in time
 
   uint16_t port() const { return port_; }
+  // Every bound port, in the order of the --listen options (the first is port()).
+  const std::vector<uint16_t>& ports() const { return ports_; }
   // The host key's fingerprint, from the daemon's "ready" log line.
   const std::string& fingerprint() const { return fingerprint_; }
   pid_t pid() const { return pid_; }
@@ -131,6 +133,7 @@ class Daemon {
   pid_t pid_ = -1;
   int err_fd_ = -1;
   uint16_t port_ = 0;
+  std::vector<uint16_t> ports_;
   std::string fingerprint_;
   std::mutex mu_;
   std::condition_variable cv_;

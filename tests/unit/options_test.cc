@@ -239,5 +239,28 @@ TEST(ClientOptions, TAndNoStdinIsAnError) {
   EXPECT_EQ(parse({"rexec", "-T", "-n", "h", "sh"}).outcome, ParseOutcome::Run);
 }
 
+TEST(ClientOptions, HostListsStandInForTheHost) {
+  const Parsed p = parse({"rexec", "-H", "a,b[1-2]", "--fanout", "8", "uname", "-a"});
+  ASSERT_EQ(p.outcome, ParseOutcome::Run);
+  EXPECT_EQ(p.opts.target, "");
+  EXPECT_EQ(p.opts.fanout.host_lists, (Argv{"a,b[1-2]"}));
+  EXPECT_EQ(p.opts.fanout.fanout, 8u);
+  EXPECT_EQ(p.opts.params.argv, (Argv{"uname", "-a"}));
+  const Parsed q = parse({"rexec", "--gather", "-f", "list", "-gweb", "--gather-limit", "1M", "--", "-x"});
+  ASSERT_EQ(q.outcome, ParseOutcome::Run);
+  EXPECT_EQ(q.opts.fanout.host_files, (Argv{"list"}));
+  EXPECT_EQ(q.opts.fanout.groups, (Argv{"web"}));
+  EXPECT_TRUE(q.opts.fanout.gather);
+  EXPECT_EQ(q.opts.fanout.gather_limit, 1024u * 1024u);
+  EXPECT_EQ(q.opts.params.argv, (Argv{"-x"}));
+}
+
+TEST(ClientOptions, FanoutOnlyOptionsNeedAHostList) {
+  EXPECT_EQ(parse({"rexec", "--gather", "h", "true"}).exit_code, 255);
+  EXPECT_EQ(parse({"rexec", "h", "-H", "x", "true"}).exit_code, 255);
+  EXPECT_EQ(parse({"rexec", "-H", "x", "--gather", "--json", "true"}).exit_code, 255);
+  EXPECT_EQ(parse({"rexec", "-t", "-H", "x,y", "sh"}).exit_code, 255);
+}
+
 }  // namespace
 }  // namespace rx

@@ -35,7 +35,7 @@ class ExecClient final : public ClientSessionHost {
   int run();
 
   // ClientSessionHost
-  void send(std::string bytes) override;
+  void send(std::string_view bytes) override;
   void onRequestSent() override;
   void onOutput(rxpb::v1::Stream stream, std::string_view data) override;
   void onResult(const rxpb::v1::ExecResult& result) override;
@@ -50,8 +50,8 @@ class ExecClient final : public ClientSessionHost {
   void onConnected(int status);
   void onSocketRead(ssize_t nread, const uv_buf_t* buf);
   void flushTls();
-  void writeRaw(std::string bytes);
   void queueWrite(std::string bytes);  // also after finish (the final close_notify)
+  void onSocketWritten(int status, size_t n);
   void closeSocket();
   void onSignal(int signum);
   void fail(const std::string& message);
@@ -86,6 +86,7 @@ class ExecClient final : public ClientSessionHost {
   int interrupts_ = 0;
   size_t socket_queued_ = 0;
   std::unique_ptr<char[]> read_buffer_;
+  std::string plain_;  // decrypted bytes of one read; its capacity is kept between reads
 
   LocalOutput stdout_;
   LocalOutput stderr_;

@@ -181,16 +181,13 @@ void ClientSession::dispatch(const Frame& frame) {
 
 void ClientSession::sendStdin(std::string_view data) {
   if (state_ == State::Done || state_ == State::AwaitChallenge) return;
-  std::string out;
+  stdin_out_.clear();
   while (!data.empty()) {
     const size_t n = std::min(data.size(), kMaxChunk);
-    Frame f;
-    f.mutable_stdin_data()->set_exec_id(kExecId);
-    f.mutable_stdin_data()->set_data(data.data(), n);
-    appendFrame(out, f);
+    appendStdinFrame(stdin_out_, kExecId, data.substr(0, n));
     data.remove_prefix(n);
   }
-  host_.send(std::move(out));
+  host_.send(stdin_out_);
 }
 
 void ClientSession::closeStdin() {

@@ -33,7 +33,8 @@ struct ExecParams {
 class ClientSessionHost {
  public:
   virtual ~ClientSessionHost() = default;
-  virtual void send(std::string bytes) = 0;
+  // The host is done with the bytes when this returns.
+  virtual void send(std::string_view bytes) = 0;
   // The ExecRequest is on its way: stdin may flow now.
   virtual void onRequestSent() = 0;
   virtual void onOutput(rxpb::v1::Stream stream, std::string_view data) = 0;
@@ -89,6 +90,8 @@ class ClientSession {
   uint64_t stdout_bytes_ = 0;
   uint64_t stderr_bytes_ = 0;
   bool pty_active_ = false;
+  // StdinData frames being built; its capacity is kept between chunks of a stream.
+  std::string stdin_out_;
 };
 
 }  // namespace rx

@@ -176,8 +176,8 @@ void ExecClient::onSocketRead(ssize_t nread, const uv_buf_t* buf) {
                                            : "cut without a TLS close_notify");
     return;
   }
-  std::string plain;
-  const Status s = tls_->feed(std::string_view(buf->base, static_cast<size_t>(nread)), plain);
+  plain_.clear();
+  const Status s = tls_->feed(std::string_view(buf->base, static_cast<size_t>(nread)), plain_);
   if (!s) {
     flushTls();  // the TLS alert
     fail(s.message());
@@ -201,7 +201,7 @@ void ExecClient::onSocketRead(ssize_t nread, const uv_buf_t* buf) {
   // its challenge with its handshake flight) the answer, the request and a short stdin with its
   // end. One segment, one wake-up of the server.
   batching_ = true;
-  if (!plain.empty()) session_.onBytes(plain);
+  if (!plain_.empty()) session_.onBytes(plain_);
   batching_ = false;
   if (!batched_.empty() && !finished_) {
     if (Status w = tls_->write(batched_); !w) {
@@ -214,10 +214,29 @@ void ExecClient::onSocketRead(ssize_t nread, const uv_buf_t* buf) {
 }
 
 void ExecClient::flushTls() {
-  if (tls_ && tls_->hasOutput()) writeRaw(tls_->takeOutput());
+  if (!tls_ || finished_ || !connected_) return;
+  // Straight from the TLS buffer to the kernel; only what the socket cannot take at once is
+  // copied into a queued write.
+  const std::string_view out = tls_->pendingOutput();
+  size_t written = 0;
+  const int err = writeBorrowed(reinterpret_cast<uv_stream_t*>(&tcp_), out, written,
+                                [this](int status, size_t n) { onSocketWritten(status, n); });
+  tls_->consumeOutput(out.size());
+  if (err != 0) {
+    session_.onClosed(uv_strerror(err));
+    return;
+  }
+  socket_queued_ += out.size() - written;
+  sendQueueChanged();
 }
 
-void ExecClient::send(std::string bytes) {
+void ExecClient::onSocketWritten(int status, size_t n) {
+  socket_queued_ -= n;
+  if (status != 0 && status != UV_ECANCELED) session_.onClosed(uv_strerror(status));
+  sendQueueChanged();
+}
+
+void ExecClient::send(std::string_view bytes) {
   if (finished_ || !secure_ || bytes.empty()) return;
   if (batching_) {
     batched_ += bytes;
@@ -230,21 +249,12 @@ void ExecClient::send(std::string bytes) {
   flushTls();
 }
 
-void ExecClient::writeRaw(std::string bytes) {
-  if (finished_) return;
-  queueWrite(std::move(bytes));
-}
-
 void ExecClient::queueWrite(std::string bytes) {
   if (!connected_ || bytes.empty()) return;
   const size_t size = bytes.size();
   socket_queued_ += size;
-  const int err =
-      writeOwned(reinterpret_cast<uv_stream_t*>(&tcp_), std::move(bytes), [this](int status, size_t n) {
-        socket_queued_ -= n;
-        if (status != 0 && status != UV_ECANCELED) session_.onClosed(uv_strerror(status));
-        sendQueueChanged();
-      });
+  const int err = writeOwned(reinterpret_cast<uv_stream_t*>(&tcp_), std::move(bytes),
+                             [this](int status, size_t n) { onSocketWritten(status, n); });
   if (err != 0) {
     socket_queued_ -= size;
     session_.onClosed(uv_strerror(err));

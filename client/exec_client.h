@@ -51,7 +51,7 @@ class ExecClient final : public ClientSessionHost {
   size_t socketQueued() const { return socket_queued_; }
 
   // ClientSessionHost
-  void send(std::string bytes) override;
+  void send(std::string_view bytes) override;
   void onRequestSent() override;
   void onOutput(rxpb::v1::Stream stream, std::string_view data) override;
   void onResult(const rxpb::v1::ExecResult& result) override;
@@ -66,8 +66,8 @@ class ExecClient final : public ClientSessionHost {
   void onConnected(int status);
   void onSocketRead(ssize_t nread, const uv_buf_t* buf);
   void flushTls();
-  void writeRaw(std::string bytes);
   void queueWrite(std::string bytes);  // also after finish (the final close_notify)
+  void onSocketWritten(int status, size_t n);
   void closeSocket();
   void fail(const std::string& message);
   void finish(ExecOutcome outcome);
@@ -104,6 +104,7 @@ class ExecClient final : public ClientSessionHost {
   size_t socket_queued_ = 0;
   bool output_paused_ = false;
   std::unique_ptr<char[]> read_buffer_;
+  std::string plain_;  // decrypted bytes of one read; its capacity is kept between reads
 
   bool finished_ = false;
   // What must end before the object may be freed: open handles and a resolver request.

@@ -51,19 +51,18 @@ bool LocalOutput::write(std::string_view data) {
     }
     return true;
   }
-  const size_t size = data.size();
-  queued_ += size;
+  size_t written = 0;
   const int err =
-      writeOwned(reinterpret_cast<uv_stream_t*>(&handle_), std::string(data), [this](int status, size_t n) {
+      writeBorrowed(reinterpret_cast<uv_stream_t*>(&handle_), data, written, [this](int status, size_t n) {
         queued_ -= n;
         if (status != 0) broken_ = true;
         if (on_drain_) on_drain_();
       });
   if (err != 0) {
-    queued_ -= size;
     broken_ = true;
     return false;
   }
+  queued_ += data.size() - written;
   return true;
 }
 

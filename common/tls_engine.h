@@ -1,6 +1,11 @@
 #pragma once
-// TLS 1.3 as a bytes-in/bytes-out layer (OpenSSL memory BIOs), between the socket and the frame
-// codec (STYLE.md 6). No sockets here: tests pump a client and a server engine into each other.
+// TLS 1.3 as a bytes-in/bytes-out layer between the socket and the frame codec (STYLE.md 6). No
+// sockets here: tests pump a client and a server engine into each other.
+//
+// OpenSSL talks to a small BIO of ours (not BIO_s_mem) that reads ciphertext straight from the
+// caller's buffer and appends records to one std::string: a memory BIO zero-fills every byte
+// before it copies it in, and feed() would first copy the whole read into it. On a stream that
+// was a memset and a memcpy per byte on each side.
 //
 // Policy, for both ends: TLS 1.3 only; no session tickets, so no resumption and no 0-RTT; TLS
 // 1.3 has no renegotiation. The server presents its Ed25519 host key in a self-signed
@@ -51,6 +56,11 @@ class TlsEngine {
   // Everything to put on the wire now (handshake messages, records, alerts).
   std::string takeOutput();
   bool hasOutput() const;
+  // The same output in place, without a copy: a caller that can hand (part of) it to the kernel
+  // at once consumes what it wrote, and takes the rest. The view is valid until the next call
+  // on this engine.
+  std::string_view pendingOutput() const;
+  void consumeOutput(size_t n);
 
   bool handshakeDone() const { return handshake_done_; }
   // Application bytes may be written: the handshake is done, or (server) the server's Finished
@@ -70,10 +80,18 @@ class TlsEngine {
  private:
   Status lastError(int ret, const char* what);
   Status driveHandshake();
+  Status readRecords(std::string& plain);
+  friend struct EngineBio;
 
   SSL* ssl_;
-  BIO* in_;   // network -> OpenSSL
-  BIO* out_;  // OpenSSL -> network
+  // Ciphertext OpenSSL has not read yet: what was left of earlier feeds (a partial record) in
+  // `in_` from `in_pos_`, then, during feed(), the caller's bytes themselves (`borrowed_`).
+  std::string_view borrowed_;
+  std::string in_;
+  size_t in_pos_ = 0;
+  // Records not yet taken, from `out_pos_`. Capacities are kept, so a stream allocates nothing.
+  std::string out_;
+  size_t out_pos_ = 0;
   bool handshake_done_ = false;
   bool server_flight_sent_ = false;  // server: SSL_read_early_data() said FINISH
   bool server_early_write_ = false;  // server: in the 0.5-RTT window

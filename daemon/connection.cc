@@ -175,7 +175,8 @@ void Connection::onRead(ssize_t nread, const uv_buf_t* buf) {
     return;                  // anything else is discarded
   }
   if (nread > 0) {
-    std::string plain;
+    std::string& plain = server_.plainBuffer();
+    plain.clear();
     const Status s = tls_->feed(std::string_view(buf->base, static_cast<size_t>(nread)), plain);
     if (!s) {
       flushTls();  // the TLS alert
@@ -212,7 +213,7 @@ void Connection::onRead(ssize_t nread, const uv_buf_t* buf) {
   close();
 }
 
-void Connection::send(std::string bytes) {
+void Connection::send(std::string_view bytes) {
   if (closing_ || bytes.empty()) return;
   if (Status s = tls_->write(bytes); !s) {
     log::warning("{}: {}", peer_, s.message());
@@ -223,22 +224,22 @@ void Connection::send(std::string bytes) {
 }
 
 void Connection::flushTls() {
-  if (tls_ && tls_->hasOutput()) writeRaw(tls_->takeOutput());
-}
-
-void Connection::writeRaw(std::string bytes) {
-  if (closing_ || bytes.empty()) return;
-  const size_t size = bytes.size();
-  queued_ += size;
-  const int err = writeOwned(reinterpret_cast<uv_stream_t*>(&tcp_), std::move(bytes),
-                             [this](int status, size_t n) { onWriteDone(n, status); });
+  if (!tls_ || closing_) return;
+  const std::string_view out = tls_->pendingOutput();
+  if (out.empty()) return;
+  // Straight from the TLS buffer to the kernel: only what the socket cannot take at once is
+  // copied into a queued write.
+  size_t written = 0;
+  const int err = writeBorrowed(reinterpret_cast<uv_stream_t*>(&tcp_), out, written,
+                                [this](int status, size_t n) { onWriteDone(n, status); });
+  tls_->consumeOutput(out.size());
+  enqueued_total_ += out.size();
   if (err != 0) {
-    queued_ -= size;
     log::info("{}: write: {}", peer_, uv_strerror(err));
     close();
     return;
   }
-  enqueued_total_ += size;
+  queued_ += out.size() - written;
   watchForStall();
 }
 

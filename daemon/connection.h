@@ -33,7 +33,7 @@ class Connection final : public SessionHost {
   const std::string& peer() const { return peer_; }
 
   // SessionHost
-  void send(std::string bytes) override;
+  void send(std::string_view bytes) override;
   size_t queuedBytes() const override { return queued_; }
   void setReading(bool on) override;
   void closeAfterFlush() override;
@@ -48,7 +48,6 @@ class Connection final : public SessionHost {
   void applyReading();
   // Puts whatever the TLS engine has produced on the wire.
   void flushTls();
-  void writeRaw(std::string bytes);
   // After the last bytes are written: half-close, then read and discard until the client closes
   // (or a short timer), so unread client bytes cannot turn our close into a reset that destroys
   // the final frames on their way.

@@ -1,5 +1,6 @@
 #include "daemon/job.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -18,6 +19,28 @@ namespace rx {
 namespace {
 
 constexpr size_t kReadBufferSize = 256 * 1024;
+// Capacity asked for the child's pipes (best effort: the kernel may refuse past its per-user
+// limits, and the default 64 KiB stays).
+constexpr int kPipeSize = 1024 * 1024;
+
+// The child's stdio are pipe(2)s rather than the socket pairs of libuv's UV_CREATE_PIPE: a
+// child's 8 KiB writes reach us whole instead of in 4 KiB socket buffers, and a large pipe lets
+// it run ahead while we encrypt, so we read in large chunks. `ours` is opened into `handle`
+// (which then owns it); the caller gives `theirs` to the child and closes it after the spawn.
+int openChildPipe(uv_pipe_t* handle, bool child_writes, uv_file& theirs) {
+  uv_file fds[2];  // [0] read end, [1] write end; both close-on-exec
+  if (const int err = uv_pipe(fds, 0, 0); err != 0) return err;
+  const uv_file ours = child_writes ? fds[0] : fds[1];
+  theirs = child_writes ? fds[1] : fds[0];
+  fcntl(ours, F_SETPIPE_SZ, kPipeSize);
+  if (const int err = uv_pipe_open(handle, ours); err != 0) {
+    ::close(fds[0]);
+    ::close(fds[1]);
+    theirs = -1;
+    return err;
+  }
+  return 0;
+}
 
 StartError startErrorFor(int err, const std::string& program) {
   StartError e;
@@ -97,19 +120,31 @@ int Job::spawn() {
 
   uv_stdio_container_t stdio[3];
   int pty_slave = -1;
+  uv_file theirs[3] = {-1, -1, -1};
+  auto closeTheirs = [&theirs] {
+    for (uv_file& fd : theirs)
+      if (fd >= 0) ::close(fd);
+  };
+  int err = 0;
   if (spec_.pty) {
-    if (const int err = preparePty(stdio, argv, pty_slave); err != 0) return err;
-  } else if (spec_.stdin_open) {
-    stdio[0].flags = static_cast<uv_stdio_flags>(UV_CREATE_PIPE | UV_READABLE_PIPE);
-    stdio[0].data.stream = reinterpret_cast<uv_stream_t*>(&stdin_.handle);
+    if ((err = preparePty(stdio, argv, pty_slave)) != 0) return err;
   } else {
-    stdio[0].flags = UV_IGNORE;  // libuv gives the child /dev/null
-  }
-  if (!spec_.pty) {
-    stdio[1].flags = static_cast<uv_stdio_flags>(UV_CREATE_PIPE | UV_WRITABLE_PIPE);
-    stdio[1].data.stream = reinterpret_cast<uv_stream_t*>(&stdout_.handle);
-    stdio[2].flags = static_cast<uv_stdio_flags>(UV_CREATE_PIPE | UV_WRITABLE_PIPE);
-    stdio[2].data.stream = reinterpret_cast<uv_stream_t*>(&stderr_.handle);
+    if (spec_.stdin_open) {
+      err = openChildPipe(&stdin_.handle, false, theirs[0]);
+      stdio[0].flags = UV_INHERIT_FD;
+      stdio[0].data.fd = theirs[0];
+    } else {
+      stdio[0].flags = UV_IGNORE;  // libuv gives the child /dev/null
+    }
+    if (err == 0) err = openChildPipe(&stdout_.handle, true, theirs[1]);
+    if (err == 0) err = openChildPipe(&stderr_.handle, true, theirs[2]);
+    if (err != 0) {
+      closeTheirs();
+      return err;
+    }
+    stdio[1].flags = stdio[2].flags = UV_INHERIT_FD;
+    stdio[1].data.fd = theirs[1];
+    stdio[2].data.fd = theirs[2];
   }
 
   uv_process_options_t options{};
@@ -134,12 +169,13 @@ int Job::spawn() {
 
   process_.data = this;
   // uv_spawn initialises the handle even when it fails, and it must be closed either way.
-  const int err = uv_spawn(loop, &process_, &options);
+  err = uv_spawn(loop, &process_, &options);
   process_initialised_ = true;
   // Only the child (and whatever it starts) may hold the slave: the master reads EIO when the
   // last of them is gone.
   if (pty_slave >= 0) ::close(pty_slave);
   ++open_handles_;
+  closeTheirs();  // the child has its copies (or never started)
   if (err != 0) return err;
   pid_ = process_.pid;
 
@@ -307,8 +343,8 @@ void Job::closeStdin() {
   // A terminal has no end of file to send (the user types ^D); its input stays open.
   if (!stdin_.open || stdin_close_requested_ || spec_.pty) return;
   stdin_close_requested_ = true;
-  // Closing the handle would cancel queued writes; shutdown waits for them, then sends EOF
-  // (libuv's stdio pipes are socket pairs, so shutdown(SHUT_WR) is what the child sees).
+  // Closing the handle would cancel queued writes; shutdown waits for them (its shutdown(2)
+  // then fails on a pipe, harmlessly), and closing our end in its callback is the child's EOF.
   auto* req = new uv_shutdown_t;
   req->data = this;
   const int err = uv_shutdown(req, reinterpret_cast<uv_stream_t*>(&stdin_.handle), [](uv_shutdown_t* r, int) {

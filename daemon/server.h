@@ -56,6 +56,9 @@ class Server {
   const ServerLimits& limits() const { return limits_; }
   SSL_CTX* tlsContext() const { return tls_.get(); }
   uv_buf_t readBuffer() { return uv_buf_init(read_buffer_.get(), kReadBufferSize); }
+  // Decrypted bytes of the read in progress, shared the same way as readBuffer(): emptied by
+  // every read, its capacity kept, so a stream of stdin does not allocate per read.
+  std::string& plainBuffer() { return plain_buffer_; }
   // A connection just accepted from `source` (`peer` is its address for the log): admitted and
   // counted, or refused with a log line, and then the caller closes it at once.
   bool admit(Connection* conn, const SourceAddress& source, const std::string& peer);
@@ -86,6 +89,7 @@ class Server {
   SslCtxPtr tls_;
   UvLauncher launcher_;
   std::unique_ptr<char[]> read_buffer_;
+  std::string plain_buffer_;
   std::vector<uv_tcp_t*> listeners_;
   std::vector<std::string> bound_;
   std::vector<uint16_t> ports_;

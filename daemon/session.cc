@@ -22,6 +22,9 @@ using rxpb::v1::StartFailed;
 constexpr uint64_t kServerFeatures = rxpb::v1::FEATURE_SHELL | rxpb::v1::FEATURE_SIGNALS |
                                      rxpb::v1::FEATURE_MULTI_EXEC | rxpb::v1::FEATURE_PTY;
 
+// What an idle connection may keep of its output buffer.
+constexpr size_t kIdleBufferCapacity = 4096;
+
 bool validKeyId(std::string_view id) {
   if (id.empty() || id.size() > kMaxKeyIdSize) return false;
   for (char c : id) {
@@ -116,7 +119,7 @@ void Session::onBytes(std::string_view bytes) {
   flush();
 }
 
-void Session::dispatch(const Frame& frame) {
+void Session::dispatch(Frame& frame) {
   if (state_ == State::AwaitAuth) {
     if (frame.msg_case() != Frame::kAuthResponse) {
       protocolError("the first message must be AuthResponse");
@@ -134,7 +137,7 @@ void Session::dispatch(const Frame& frame) {
       // for a job whose stdin is /dev/null (stdin_open false, or the key's no-stdin).
       auto it = jobs_.find(frame.stdin_data().exec_id());
       if (it != jobs_.end() && it->second.stdin_open)
-        it->second.handle->writeStdin(frame.stdin_data().data());
+        it->second.handle->writeStdin(std::move(*frame.mutable_stdin_data()->mutable_data()));
       updateReading();
       break;
     }
@@ -441,12 +444,7 @@ void Session::handleWindowChange(const rxpb::v1::WindowChange& change) {
 }
 
 void Session::onJobOutput(JobHandle& job, rxpb::v1::Stream stream, std::string_view data) {
-  Frame f;
-  auto* o = f.mutable_output();
-  o->set_exec_id(job.execId());
-  o->set_stream(stream);
-  o->set_data(data.data(), data.size());
-  queue(f);
+  appendOutputFrame(out_, job.execId(), stream, data);
   flush();
 }
 
@@ -509,8 +507,10 @@ void Session::queue(const Frame& frame) { appendFrame(out_, frame); }
 
 void Session::flush() {
   if (out_.empty()) return;
-  host_.send(std::move(out_));
+  host_.send(out_);
   out_.clear();
+  // Keep the buffer for the next chunk while commands stream; an idle connection holds none.
+  if (jobs_.empty() && out_.capacity() > kIdleBufferCapacity) out_.shrink_to_fit();
   if (!output_paused_ && host_.queuedBytes() > config_.write_high_water) {
     log::debug("{}: client is slow, pausing command output ({} bytes queued)", peer_, host_.queuedBytes());
     output_paused_ = true;

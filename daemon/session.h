@@ -22,7 +22,9 @@ namespace rx {
 class SessionHost {
  public:
   virtual ~SessionHost() = default;
-  virtual void send(std::string bytes) = 0;
+  // Bytes for the client; the host is done with them when this returns (the session reuses its
+  // buffer).
+  virtual void send(std::string_view bytes) = 0;
   virtual size_t queuedBytes() const = 0;
   virtual void setReading(bool on) = 0;
   // The session is done: send what is queued, then close.
@@ -79,7 +81,8 @@ class Session final : public JobObserver {
     bool pty;         // runs on a terminal: WindowChange applies
   };
 
-  void dispatch(const rxpb::v1::Frame& frame);
+  // Takes the frame's payload where it can (stdin data moves to the job, uncopied).
+  void dispatch(rxpb::v1::Frame& frame);
   void handleAuth(const rxpb::v1::AuthResponse& auth);
   void handleExec(const rxpb::v1::ExecRequest& req);
   void handleWindowChange(const rxpb::v1::WindowChange& change);
@@ -107,6 +110,8 @@ class Session final : public JobObserver {
   KeyOptions key_options_;  // of the key that authenticated (a copy: a reload may swap the keys)
   uint64_t features_ = 0;   // what the client said it uses
   uint32_t last_exec_id_ = 0;
+  // Frames not yet handed to the host. Its capacity is kept while commands run, so streaming
+  // output does not allocate (and fault in) a fresh 256 KiB buffer per chunk.
   std::string out_;
   std::map<uint32_t, JobEntry> jobs_;
   bool output_paused_ = false;

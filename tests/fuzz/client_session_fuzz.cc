@@ -33,7 +33,7 @@ namespace in = fuzz::client_input;
 
 class FuzzClientHost final : public ClientSessionHost {
  public:
-  void send(std::string bytes) override {
+  void send(std::string_view bytes) override {
     RX_FUZZ_CHECK(!reported());
     RX_FUZZ_CHECK(!bytes.empty());
     decoder_.feed(bytes);

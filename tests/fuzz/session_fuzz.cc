@@ -77,7 +77,7 @@ class FuzzHost final : public SessionHost {
  public:
   explicit FuzzHost(Ledger& ledger) : ledger_(ledger) {}
 
-  void send(std::string bytes) override {
+  void send(std::string_view bytes) override {
     // Connection::closeAfterFlush has already queued TLS close_notify.
     RX_FUZZ_CHECK(!ledger_.close_requested);
     RX_FUZZ_CHECK(!bytes.empty());

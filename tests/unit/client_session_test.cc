@@ -17,7 +17,7 @@ using rxpb::v1::Frame;
 
 class FakeClientHost : public ClientSessionHost {
  public:
-  void send(std::string bytes) override {
+  void send(std::string_view bytes) override {
     ++sends;
     decoder_.feed(bytes);
     Frame f;

@@ -336,6 +336,31 @@ TEST(FrameCodec, EncodeFrameMatchesAppendFrame) {
   EXPECT_EQ(encodeFrame(f), varint(f.ByteSizeLong()) + f.SerializeAsString());
 }
 
+TEST(FrameCodec, HandEncodedDataFramesMatchProtobuf) {
+  // Sizes around the varint steps, and the zero values proto3 leaves out.
+  for (const size_t size : {size_t{0}, size_t{1}, size_t{100}, size_t{127}, size_t{128}, size_t{16383},
+                            size_t{16384}, size_t{256 * 1024}}) {
+    for (const uint32_t id : {0u, 1u, 127u, 128u, 0xffffffffu}) {
+      const std::string data(size, 'd');
+      for (const auto stream : {rxpb::v1::STREAM_STDOUT, rxpb::v1::STREAM_STDERR}) {
+        Frame f;
+        f.mutable_output()->set_exec_id(id);
+        f.mutable_output()->set_stream(stream);
+        f.mutable_output()->set_data(data);
+        std::string wire = "prefix";
+        appendOutputFrame(wire, id, stream, data);
+        EXPECT_EQ(wire, "prefix" + encodeFrame(f)) << "output size " << size << " id " << id;
+      }
+      Frame f;
+      f.mutable_stdin_data()->set_exec_id(id);
+      f.mutable_stdin_data()->set_data(data);
+      std::string wire;
+      appendStdinFrame(wire, id, data);
+      EXPECT_EQ(wire, encodeFrame(f)) << "stdin size " << size << " id " << id;
+    }
+  }
+}
+
 TEST(FrameCodec, MultiByteLengthPrefixRoundTrip) {
   Frame f;
   f.mutable_output()->set_exec_id(1);

@@ -28,7 +28,7 @@ using rxpb::v1::StartFailed;
 // Collects what the session sends, decoded into frames, and what it asks of the connection.
 class FakeHost : public SessionHost {
  public:
-  void send(std::string bytes) override {
+  void send(std::string_view bytes) override {
     ASSERT_FALSE(closed) << "send after closeAfterFlush";
     bytes_sent += bytes.size();
     decoder_.feed(bytes);

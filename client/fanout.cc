@@ -297,7 +297,19 @@ void Fanout::onSignal(int signum) {
 
 void Fanout::writeOut(std::string_view data) {
   clearProgress();
-  if (!stdout_.write(data)) return;  // a closed stdout: the summary on stderr still tells
+  if (!stdout_.write(data)) {
+    // Our reader went away (`rexec -H ... cmd | head`): as for one host, the remote commands get
+    // SIGPIPE, as local ones in a pipeline would, and no new host starts to write into nothing.
+    // The summary on stderr still tells what happened.
+    if (!stdout_broken_) {
+      stdout_broken_ = true;
+      // Skipped hosts ran nothing: never 0, but 141 at least, as a local writer killed by SIGPIPE.
+      if (interrupted_by_ == 0) interrupted_by_ = SIGPIPE;
+      stopStarting();
+      signalRunning("PIPE");
+    }
+    return;
+  }
   updateOutputPause();
 }
 

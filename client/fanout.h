@@ -66,6 +66,7 @@ class Fanout {
   size_t closing_ = 0;  // ExecClients done but not yet closed
   bool starting_ = false;
   bool stopping_ = false;
+  bool stdout_broken_ = false;  // a write to our stdout failed (EPIPE): see writeOut
   bool finished_ = false;
   int interrupts_ = 0;
   int interrupted_by_ = 0;

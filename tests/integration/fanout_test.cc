@@ -408,6 +408,19 @@ TEST_F(FanoutTest, CtrlCReachesEveryRunningHostAndSkipsTheRest) {
   EXPECT_NE(r.err.find("rexec:   skipped 3 hosts: 127.0.0.[5-7]:" + p0() + "\n"), std::string::npos) << r.err;
 }
 
+TEST_F(FanoutTest, AClosedStdoutSendsSigpipeToEveryRunningHostAndSkipsTheRest) {
+  // `yes` on every host would never end by itself: only the forwarded SIGPIPE ends it, once
+  // `head` has its line and closes the pipe. Three run, the other three are never started.
+  std::string cmd;
+  for (const auto& a : rexec({"--fanout", "3", "-H", "127.0.0.[2-7]:" + p0()}, {"yes"}))
+    cmd += "'" + a + "' ";
+  const auto r = run({"/bin/bash", "-c", cmd + "| head -n 1; echo \"status=${PIPESTATUS[0]}\""});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find(": y\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("status=141\n"), std::string::npos) << r.out << r.err;
+  EXPECT_NE(r.err.find("rexec:   skipped 3 hosts: 127.0.0.[5-7]:" + p0() + "\n"), std::string::npos) << r.err;
+}
+
 // 1,000 host entries (23 ports on each of 45 daemons), `true` on each, 64 at a time: all succeed,
 // and the client's peak memory stays bounded.
 TEST_F(FanoutTest, ThousandHostsTrueWithBoundedMemory) {

@@ -41,7 +41,10 @@ struct Farm {
 Farm* farm = nullptr;
 
 std::vector<std::string> limits() {
-  return {"--per-source-max-startups", "2000", "--max-startups", "2000:30:4000", "--auth-penalty", "0"};
+  // Generous login grace (and connect timeout, below): under ASan, with another test's 50 daemons
+  // beside these on 2 cores, 64 handshakes at once took longer than the 10 s defaults.
+  return {"--per-source-max-startups", "2000", "--max-startups", "2000:30:4000", "--auth-penalty", "0",
+          "--login-grace-time",        "120"};
 }
 
 class FanoutTest : public ::testing::Test {
@@ -117,8 +120,13 @@ class FanoutTest : public ::testing::Test {
   static std::vector<std::string> rexec(const std::vector<std::string>& opts,
                                         const std::vector<std::string>& command,
                                         const std::string& known_hosts = "") {
-    std::vector<std::string> argv{rexecPath(), "-i", farm->key, "--known-hosts",
-                                  known_hosts.empty() ? farm->dir.file("known_hosts") : known_hosts};
+    std::vector<std::string> argv{rexecPath(),
+                                  "-i",
+                                  farm->key,
+                                  "--known-hosts",
+                                  known_hosts.empty() ? farm->dir.file("known_hosts") : known_hosts,
+                                  "--connect-timeout",
+                                  "120"};
     argv.insert(argv.end(), opts.begin(), opts.end());
     argv.push_back("--");
     argv.insert(argv.end(), command.begin(), command.end());

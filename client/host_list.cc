@@ -148,7 +148,12 @@ Status expandHostList(std::string_view list, const HostGroups& groups, std::vect
   return expandList(list, groups, 0, out);
 }
 
-Status parseHostGroups(std::string_view text, const std::string& origin, HostGroups& out) {
+namespace {
+
+// Calls `each(line, number)` for every line of `text` (numbered from 1) with its # comment cut
+// off, until `each` returns an error. The groups file and host files share this layout.
+template <class Each>
+Status forEachLine(std::string_view text, Each each) {
   int number = 0;
   while (!text.empty()) {
     const size_t nl = text.find('\n');
@@ -156,8 +161,30 @@ Status parseHostGroups(std::string_view text, const std::string& origin, HostGro
     text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
     ++number;
     if (const size_t hash = line.find('#'); hash != std::string_view::npos) line = line.substr(0, hash);
+    if (Status s = each(line, number); !s) return s;
+  }
+  return Status::Ok();
+}
+
+// Calls `each(word)` for every word of `text` split by white space, until it returns an error.
+template <class Each>
+Status forEachWord(std::string_view text, Each each) {
+  size_t start = 0;
+  for (size_t i = 0; i <= text.size(); ++i) {
+    if (i < text.size() && !std::isspace(static_cast<unsigned char>(text[i]))) continue;
+    if (i > start)
+      if (Status s = each(text.substr(start, i - start)); !s) return s;
+    start = i + 1;
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status parseHostGroups(std::string_view text, const std::string& origin, HostGroups& out) {
+  return forEachLine(text, [&](std::string_view line, int number) {
     while (!line.empty() && std::isspace(static_cast<unsigned char>(line.front()))) line.remove_prefix(1);
-    if (line.empty()) continue;
+    if (line.empty()) return Status::Ok();
     const size_t colon = line.find(':');
     std::string_view name = line.substr(0, colon);
     while (!name.empty() && std::isspace(static_cast<unsigned char>(name.back()))) name.remove_suffix(1);
@@ -168,38 +195,23 @@ Status parseHostGroups(std::string_view text, const std::string& origin, HostGro
       return Status::Error(fmt::format("{} line {}: expected \"NAME: HOST...\"", origin, number));
     std::vector<std::string>& items = out[std::string(name)];
     items.clear();  // a later line for the same name replaces it
-    std::string_view rest = line.substr(colon + 1);
-    size_t start = 0;
-    for (size_t i = 0; i <= rest.size(); ++i) {
-      if (i < rest.size() && !std::isspace(static_cast<unsigned char>(rest[i]))) continue;
-      if (i > start) items.emplace_back(rest.substr(start, i - start));
-      start = i + 1;
-    }
-  }
-  return Status::Ok();
+    return forEachWord(line.substr(colon + 1), [&items](std::string_view word) {
+      items.emplace_back(word);
+      return Status::Ok();
+    });
+  });
 }
 
 Status parseHostFile(std::string_view text, const std::string& origin, const HostGroups& groups,
                      std::vector<std::string>& out) {
-  int number = 0;
-  while (!text.empty()) {
-    const size_t nl = text.find('\n');
-    std::string_view line = text.substr(0, nl);
-    text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
-    ++number;
-    if (const size_t hash = line.find('#'); hash != std::string_view::npos) line = line.substr(0, hash);
+  return forEachLine(text, [&](std::string_view line, int number) {
     // Words split by spaces: "node01 node02" on one line is two hosts, as pdsh -w ^FILE takes it.
-    size_t start = 0;
-    for (size_t i = 0; i <= line.size(); ++i) {
-      if (i < line.size() && !std::isspace(static_cast<unsigned char>(line[i]))) continue;
-      if (i > start) {
-        if (Status s = expandHostList(line.substr(start, i - start), groups, out); !s)
-          return Status::Error(fmt::format("{} line {}: {}", origin, number, s.message()));
-      }
-      start = i + 1;
-    }
-  }
-  return Status::Ok();
+    return forEachWord(line, [&](std::string_view word) {
+      if (Status s = expandHostList(word, groups, out); !s)
+        return Status::Error(fmt::format("{} line {}: {}", origin, number, s.message()));
+      return Status::Ok();
+    });
+  });
 }
 
 void removeDuplicateHosts(std::vector<std::string>& hosts) {

@@ -19,10 +19,6 @@
 namespace rx {
 namespace {
 
-// Back-pressure on local output, as for one host: every socket stops reading above the high
-// mark and starts again below the low one.
-constexpr size_t kHighWater = 4 * 1024 * 1024;
-constexpr size_t kLowWater = 1024 * 1024;
 constexpr uint64_t kProgressEveryMs = 200;
 
 double unixNow() {
@@ -322,7 +318,7 @@ void Fanout::writeErr(std::string_view data) {
 void Fanout::updateOutputPause() {
   if (finished_) return;
   const size_t queued = stdout_.queued() + stderr_.queued();
-  const bool paused = queued >= (output_paused_ ? kLowWater : kHighWater);
+  const bool paused = localOutputShouldPause(queued, output_paused_);
   if (paused == output_paused_) return;
   output_paused_ = paused;
   for (auto& hp : hosts_)

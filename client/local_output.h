@@ -11,6 +11,15 @@
 
 namespace rx {
 
+// Back-pressure from our stdout and stderr to the sockets (one host and fan-out alike): the
+// sockets stop reading once `queued` bytes wait for local output at the high mark, and start
+// again below the low one. Returns whether reading should be paused now, given `paused`.
+inline bool localOutputShouldPause(size_t queued, bool paused) {
+  constexpr size_t kHighWater = 4 * 1024 * 1024;
+  constexpr size_t kLowWater = 1024 * 1024;
+  return queued >= (paused ? kLowWater : kHighWater);
+}
+
 class LocalOutput {
  public:
   LocalOutput(uv_loop_t* loop, int fd);

@@ -10,9 +10,9 @@
 namespace rx {
 namespace {
 
-// Back-pressure thresholds, in bytes, for local output and for the socket's send queue.
-constexpr size_t kHighWater = 4 * 1024 * 1024;
-constexpr size_t kLowWater = 1024 * 1024;
+// Back-pressure thresholds, in bytes, for the socket's send queue (stdin).
+constexpr size_t kSocketHighWater = 4 * 1024 * 1024;
+constexpr size_t kSocketLowWater = 1024 * 1024;
 
 }  // namespace
 
@@ -49,7 +49,7 @@ int OneHostCommand::run() {
 void OneHostCommand::updateOutputPause() {
   if (finished_) return;
   const size_t queued = stdout_.queued() + stderr_.queued();
-  const bool paused = queued >= (output_paused_ ? kLowWater : kHighWater);
+  const bool paused = localOutputShouldPause(queued, output_paused_);
   if (paused == output_paused_) return;
   output_paused_ = paused;
   exec_.setOutputPaused(paused);
@@ -68,9 +68,9 @@ void OneHostCommand::onExecSendQueue(ExecClient&) { updateStdinReading(); }
 
 void OneHostCommand::updateStdinReading() {
   if (!stdin_ || finished_) return;
-  if (exec_.socketQueued() > kHighWater)
+  if (exec_.socketQueued() > kSocketHighWater)
     stdin_->pause();
-  else if (exec_.socketQueued() < kLowWater)
+  else if (exec_.socketQueued() < kSocketLowWater)
     stdin_->resume();
 }
 

@@ -12,6 +12,7 @@
 #include "client/one_host_command.h"
 #include "client/options.h"
 #include "client/raw_terminal.h"
+#include "common/crypto_library.h"
 #include "common/key_file.h"
 #include "common/limits.h"
 
@@ -30,8 +31,14 @@ int main(int argc, char** argv) {
   }
   // The client's TLS policy is fixed in code (tls_engine.cc); the system's openssl.cnf has
   // nothing to add to it, and parsing it cost 1.7 M instructions (of 24 M) per command. Nor does
-  // OpenSSL need to free its tables at exit, which cost another 1.5 M.
-  OPENSSL_init_ssl(OPENSSL_INIT_NO_LOAD_CONFIG | OPENSSL_INIT_NO_ATEXIT, nullptr);
+  // OpenSSL need to free its tables at exit, which cost another 1.5 M. Nothing here looks an
+  // algorithm up by its pre-3.0 name (EVP_get_cipherbyname), so the table of those names stays
+  // empty: OpenSSL copies it into every library context's name map, 3.2 M instructions.
+  OPENSSL_init_ssl(OPENSSL_INIT_NO_LOAD_CONFIG | OPENSSL_INIT_NO_ATEXIT | OPENSSL_INIT_NO_ADD_ALL_CIPHERS |
+                       OPENSSL_INIT_NO_ADD_ALL_DIGESTS,
+                   nullptr);
+  // Only the algorithms rexec uses (crypto_library.h): 4.1 M instructions fewer.
+  rx::useLeanCryptoLibrary();
   rx::ClientKey key;
   if (auto s = rx::loadKeyFile(opts.identity, key, rx::KeyDerivation::Later); !s) {
     std::fprintf(stderr, "rexec: %s\n", s.message().c_str());

@@ -3,13 +3,13 @@
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/params.h>
 #include <openssl/rand.h>
 
 #include <cstdio>
 #include <cstdlib>
 
+#include "common/crypto_library.h"
 #include "common/limits.h"
 
 namespace rx {
@@ -33,17 +33,18 @@ std::string proofTranscript(ProofRole role, const ProofInput& in) {
 
 std::string hmacSha256(std::string_view key, std::string_view data) {
   unsigned char out[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  if (!HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-            reinterpret_cast<const unsigned char*>(data.data()), data.size(), out, &len))
+  size_t len = 0;
+  if (!EVP_Q_mac(cryptoLibrary(), "HMAC", nullptr, "SHA256", nullptr, key.data(), key.size(),
+                 reinterpret_cast<const unsigned char*>(data.data()), data.size(), out, sizeof out, &len))
     cryptoFailure("HMAC-SHA256");
   return std::string(reinterpret_cast<char*>(out), len);
 }
 
 std::string sha256(std::string_view data) {
   unsigned char out[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  if (!EVP_Digest(data.data(), data.size(), out, &len, EVP_sha256(), nullptr)) cryptoFailure("SHA-256");
+  size_t len = 0;
+  if (!EVP_Q_digest(cryptoLibrary(), "SHA256", nullptr, data.data(), data.size(), out, &len))
+    cryptoFailure("SHA-256");
   return std::string(reinterpret_cast<char*>(out), len);
 }
 
@@ -58,8 +59,8 @@ bool verifyProof(ProofRole role, std::string_view key, const ProofInput& in, std
 }
 
 std::string ed25519PublicKey(std::string_view seed) {
-  EVP_PKEY* k = EVP_PKEY_new_raw_private_key(
-      EVP_PKEY_ED25519, nullptr, reinterpret_cast<const unsigned char*>(seed.data()), seed.size());
+  EVP_PKEY* k = EVP_PKEY_new_raw_private_key_ex(
+      cryptoLibrary(), "ED25519", nullptr, reinterpret_cast<const unsigned char*>(seed.data()), seed.size());
   if (!k) cryptoFailure("Ed25519 key import");
   std::string pub(32, '\0');
   size_t len = pub.size();
@@ -74,7 +75,7 @@ namespace {
 // The private key with its known public half: importing the seed alone derives the public key
 // again (a scalar multiplication, 0.85 M of the client's instructions per command).
 EVP_PKEY* ed25519KeyPair(std::string_view seed, std::string_view public_key) {
-  EVP_PKEY_CTX* ctx = EVP_PKEY_CTX_new_id(EVP_PKEY_ED25519, nullptr);
+  EVP_PKEY_CTX* ctx = EVP_PKEY_CTX_new_from_name(cryptoLibrary(), "ED25519", nullptr);
   EVP_PKEY* k = nullptr;
   OSSL_PARAM params[] = {
       OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PRIV_KEY, const_cast<char*>(seed.data()),
@@ -94,12 +95,12 @@ std::string ed25519Sign(std::string_view seed, std::string_view message, std::st
   EVP_PKEY* k =
       public_key.size() == 32
           ? ed25519KeyPair(seed, public_key)
-          : EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, nullptr,
-                                         reinterpret_cast<const unsigned char*>(seed.data()), seed.size());
+          : EVP_PKEY_new_raw_private_key_ex(cryptoLibrary(), "ED25519", nullptr,
+                                            reinterpret_cast<const unsigned char*>(seed.data()), seed.size());
   EVP_MD_CTX* ctx = EVP_MD_CTX_new();
   std::string sig(kSignatureSize, '\0');
   size_t len = sig.size();
-  if (!k || !ctx || EVP_DigestSignInit(ctx, nullptr, nullptr, nullptr, k) != 1 ||
+  if (!k || !ctx || EVP_DigestSignInit_ex(ctx, nullptr, nullptr, cryptoLibrary(), nullptr, k, nullptr) != 1 ||
       EVP_DigestSign(ctx, reinterpret_cast<unsigned char*>(sig.data()), &len,
                      reinterpret_cast<const unsigned char*>(message.data()), message.size()) != 1)
     cryptoFailure("Ed25519 signing");
@@ -110,12 +111,12 @@ std::string ed25519Sign(std::string_view seed, std::string_view message, std::st
 
 bool ed25519Verify(std::string_view public_key, std::string_view message, std::string_view signature) {
   if (public_key.size() != 32 || signature.size() != kSignatureSize) return false;
-  EVP_PKEY* k = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nullptr,
-                                            reinterpret_cast<const unsigned char*>(public_key.data()), 32);
+  EVP_PKEY* k = EVP_PKEY_new_raw_public_key_ex(cryptoLibrary(), "ED25519", nullptr,
+                                               reinterpret_cast<const unsigned char*>(public_key.data()), 32);
   if (!k) return false;
   EVP_MD_CTX* ctx = EVP_MD_CTX_new();
   const bool ok =
-      ctx && EVP_DigestVerifyInit(ctx, nullptr, nullptr, nullptr, k) == 1 &&
+      ctx && EVP_DigestVerifyInit_ex(ctx, nullptr, nullptr, cryptoLibrary(), nullptr, k, nullptr) == 1 &&
       EVP_DigestVerify(ctx, reinterpret_cast<const unsigned char*>(signature.data()), signature.size(),
                        reinterpret_cast<const unsigned char*>(message.data()), message.size()) == 1;
   EVP_MD_CTX_free(ctx);
@@ -147,7 +148,7 @@ bool checkServerProof(const ClientKey& key, const ProofInput& in, std::string_vi
 
 std::string randomBytes(size_t n) {
   std::string out(n, '\0');
-  if (RAND_bytes(reinterpret_cast<unsigned char*>(out.data()), static_cast<int>(n)) != 1)
+  if (RAND_bytes_ex(cryptoLibrary(), reinterpret_cast<unsigned char*>(out.data()), n, 0) != 1)
     cryptoFailure("the random generator");
   return out;
 }

@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "common/auth_proof.h"
+#include "common/crypto_library.h"
 #include "common/encoding.h"
 
 namespace rx {
@@ -121,11 +122,11 @@ std::string keyFingerprint(EVP_PKEY* key) {
 }
 
 Status makeServerTlsContext(EVP_PKEY* host_key, SslCtxPtr& out) {
-  SslCtxPtr ctx(SSL_CTX_new(TLS_server_method()));
+  SslCtxPtr ctx(SSL_CTX_new_ex(cryptoLibrary(), nullptr, TLS_server_method()));
   if (!ctx) return Status::Error("SSL_CTX_new: " + opensslErrors());
   if (Status s = commonContext(ctx.get()); !s) return s;
   // A self-signed certificate around the host key: TLS needs one, the client pins the key.
-  X509* cert = X509_new();
+  X509* cert = X509_new_ex(cryptoLibrary(), nullptr);
   X509_set_version(cert, 2);
   ASN1_INTEGER_set(X509_get_serialNumber(cert), 1);
   X509_gmtime_adj(X509_getm_notBefore(cert), -24 * 3600);
@@ -145,7 +146,7 @@ Status makeServerTlsContext(EVP_PKEY* host_key, SslCtxPtr& out) {
 }
 
 Status makeClientTlsContext(SslCtxPtr& out) {
-  SslCtxPtr ctx(SSL_CTX_new(TLS_client_method()));
+  SslCtxPtr ctx(SSL_CTX_new_ex(cryptoLibrary(), nullptr, TLS_client_method()));
   if (!ctx) return Status::Error("SSL_CTX_new: " + opensslErrors());
   if (Status s = commonContext(ctx.get()); !s) return s;
   // The chain is self-signed by design; the client pins the server's key instead (known_hosts),

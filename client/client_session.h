@@ -77,6 +77,12 @@ class ClientSession {
  private:
   enum class State { AwaitChallenge, AwaitAuthResult, Running, Done };
   void dispatch(const rxpb::v1::Frame& frame);
+  // Acts on the header or frame at the front of `in`: the bytes it took, or 0 if `in` ends
+  // inside it (or it failed the session).
+  size_t takeUnit(std::string_view in);
+  bool startOutput(const OutputFrameHeader& header);
+  // Checks an Output's command and stream and counts its bytes; false failed the session.
+  bool countOutput(uint32_t exec_id, uint32_t stream, size_t size);
   void fail(const std::string& message);
 
   ClientKey key_;
@@ -84,7 +90,11 @@ class ClientSession {
   ExecParams params_;
   ClientSessionHost& host_;
   State state_ = State::AwaitChallenge;
-  FrameDecoder decoder_;
+  // The start of a frame (or of an Output frame's header) that a read cut; see onBytes().
+  std::string pending_;
+  // Inside an Output frame's data: how much of it is still to come, and for which stream.
+  uint64_t output_left_ = 0;
+  rxpb::v1::Stream output_stream_ = rxpb::v1::STREAM_STDOUT;
   std::string server_nonce_;
   std::string client_nonce_;
   uint64_t stdout_bytes_ = 0;

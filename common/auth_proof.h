@@ -10,6 +10,7 @@
 // proven by its pinned TLS host key, and sends no proof of its own.
 // HMAC-SHA256 keys: the client's proof is HMAC(key, client transcript); the server proves it
 // holds the key too with HMAC(key, server transcript).
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -45,8 +46,11 @@ bool verifyProof(ProofRole role, std::string_view hmac_key, const ProofInput& in
 std::string hmacSha256(std::string_view key, std::string_view data);
 std::string sha256(std::string_view data);
 std::string ed25519PublicKey(std::string_view seed);
-// `public_key`, if given, must be the seed's (ClientKey::public_key); it saves deriving it again.
-std::string ed25519Sign(std::string_view seed, std::string_view message, std::string_view public_key = {});
+// The seed made into an OpenSSL key, its public half derived once; and that half.
+std::shared_ptr<EVP_PKEY> ed25519SigningKey(std::string_view seed);
+std::string ed25519PublicKey(EVP_PKEY* signing_key);
+std::string ed25519Sign(EVP_PKEY* signing_key, std::string_view message);
+std::string ed25519Sign(std::string_view seed, std::string_view message);
 bool ed25519Verify(std::string_view public_key, std::string_view message, std::string_view signature);
 
 // Bytes from the OpenSSL CSPRNG; aborts if it fails (there is no safe way on without it).

@@ -46,15 +46,14 @@ size_t varintSize(uint64_t v) {
 constexpr uint8_t tag(int field, int wire_type) { return static_cast<uint8_t>(field << 3 | wire_type); }
 
 // Frame { <frame_field> { exec_id = 1; [stream = 2;] <data_field> = data } }, with proto3's
-// rule that fields at their default value (0, empty) are not written.
-void appendDataFrame(std::string& out, int frame_field, uint32_t exec_id, uint32_t stream, int data_field,
-                     std::string_view data) {
+// rule that fields at their default value (0, empty) are not written: everything but the data.
+void appendDataFrameHeader(std::string& out, int frame_field, uint32_t exec_id, uint32_t stream,
+                           int data_field, size_t data_size) {
   size_t inner = 0;
   if (exec_id != 0) inner += 1 + varintSize(exec_id);
   if (stream != 0) inner += 1 + varintSize(stream);
-  if (!data.empty()) inner += 1 + varintSize(data.size()) + data.size();
+  if (data_size != 0) inner += 1 + varintSize(data_size) + data_size;
   const size_t frame = 1 + varintSize(inner) + inner;
-  out.reserve(out.size() + varintSize(frame) + frame);
   appendVarint(out, frame);
   out.push_back(static_cast<char>(tag(frame_field, 2)));
   appendVarint(out, inner);
@@ -66,11 +65,17 @@ void appendDataFrame(std::string& out, int frame_field, uint32_t exec_id, uint32
     out.push_back(static_cast<char>(tag(2, 0)));
     appendVarint(out, stream);
   }
-  if (!data.empty()) {
+  if (data_size != 0) {
     out.push_back(static_cast<char>(tag(data_field, 2)));
-    appendVarint(out, data.size());
-    out.append(data);
+    appendVarint(out, data_size);
   }
+}
+
+void appendDataFrame(std::string& out, int frame_field, uint32_t exec_id, uint32_t stream, int data_field,
+                     std::string_view data) {
+  out.reserve(out.size() + kMaxDataFrameHeader + data.size());
+  appendDataFrameHeader(out, frame_field, exec_id, stream, data_field, data.size());
+  out.append(data);
 }
 
 }  // namespace
@@ -78,6 +83,11 @@ void appendDataFrame(std::string& out, int frame_field, uint32_t exec_id, uint32
 void appendOutputFrame(std::string& out, uint32_t exec_id, rxpb::v1::Stream stream, std::string_view data) {
   appendDataFrame(out, rxpb::v1::Frame::kOutputFieldNumber, exec_id, static_cast<uint32_t>(stream),
                   rxpb::v1::Output::kDataFieldNumber, data);
+}
+
+void appendOutputFrameHeader(std::string& out, uint32_t exec_id, rxpb::v1::Stream stream, size_t data_size) {
+  appendDataFrameHeader(out, rxpb::v1::Frame::kOutputFieldNumber, exec_id, static_cast<uint32_t>(stream),
+                        rxpb::v1::Output::kDataFieldNumber, data_size);
 }
 
 void appendStdinFrame(std::string& out, uint32_t exec_id, std::string_view data) {
@@ -99,37 +109,151 @@ std::string encodeFrame(const rxpb::v1::Frame& frame) {
   return out;
 }
 
-FrameDecoder::Result FrameDecoder::next(rxpb::v1::Frame& frame) {
-  if (!error_.empty()) return Result::Error;
-  const std::string_view view(buffer_.data() + offset_, buffer_.size() - offset_);
-  const Decoded d = decodeFrame(view, max_payload_);
+namespace {
+
+enum class VarintRead { Ok, NeedMore, Bad };
+
+// A varint of at most 32 bits at in[pos]; advances pos.
+VarintRead readVarint32(std::string_view in, size_t& pos, uint64_t& value) {
+  value = 0;
+  for (size_t i = 0; i < 5; ++i) {
+    if (pos + i >= in.size()) return VarintRead::NeedMore;
+    const auto byte = static_cast<uint8_t>(in[pos + i]);
+    value |= static_cast<uint64_t>(byte & 0x7f) << (7 * i);
+    if ((byte & 0x80) == 0) {
+      pos += i + 1;
+      return value > 0xffffffffULL ? VarintRead::Bad : VarintRead::Ok;
+    }
+  }
+  return VarintRead::Bad;
+}
+
+}  // namespace
+
+size_t frameSizeIfKnown(std::string_view in, size_t max_payload) {
+  size_t pos = 0;
+  uint64_t length = 0;
+  if (readVarint32(in, pos, length) != VarintRead::Ok || length > max_payload) return 0;
+  return pos + length;
+}
+
+namespace {
+
+// Reads a header field by field; a step that fails leaves why in `status`: NeedMore if the
+// input ends inside it, Other if it is not what appendOutputFrame() writes.
+struct HeaderReader {
+  std::string_view in;
+  size_t pos = 0;
+  OutputPeek status = OutputPeek::Other;
+  // Running out of `in` means NeedMore only while `in` ends before the frame does.
+  bool truncated = true;
+
+  bool varint(uint64_t& value) {
+    switch (readVarint32(in, pos, value)) {
+      case VarintRead::Ok:
+        return true;
+      case VarintRead::NeedMore:
+        status = truncated ? OutputPeek::NeedMore : OutputPeek::Other;
+        return false;
+      case VarintRead::Bad:
+        break;
+    }
+    status = OutputPeek::Other;
+    return false;
+  }
+  // Whether the next byte is `t` (and then past it); false with NeedMore at the end.
+  bool nextIs(uint8_t t, bool& ended) {
+    ended = pos == in.size();
+    if (ended) status = truncated ? OutputPeek::NeedMore : OutputPeek::Other;
+    if (ended || static_cast<uint8_t>(in[pos]) != t) return false;
+    ++pos;
+    return true;
+  }
+};
+
+}  // namespace
+
+OutputPeek peekOutputFrameHeader(std::string_view in, size_t max_payload, OutputFrameHeader& out) {
+  HeaderReader r{in};
+  bool ended = false;
+  uint64_t frame = 0, inner = 0, value = 0;
+  if (!r.varint(frame)) return r.status;
+  if (frame > max_payload) return OutputPeek::Other;
+  const size_t frame_end = r.pos + frame;
+  // Only this frame's bytes count: a field cut by the frame's end is not one to wait for.
+  r.truncated = in.size() < frame_end;
+  r.in = in.substr(0, frame_end);
+  if (!r.nextIs(tag(rxpb::v1::Frame::kOutputFieldNumber, 2), ended))
+    return ended ? r.status : OutputPeek::Other;
+  if (!r.varint(inner)) return r.status;
+  if (r.pos + inner != frame_end) return OutputPeek::Other;  // the Output must be all of the frame
+  OutputFrameHeader h;
+  if (r.nextIs(tag(1, 0), ended)) {
+    if (!r.varint(value)) return r.status;
+    h.exec_id = static_cast<uint32_t>(value);
+  } else if (ended) {
+    return r.status;
+  }
+  if (r.nextIs(tag(2, 0), ended)) {
+    if (!r.varint(value)) return r.status;
+    h.stream = static_cast<uint32_t>(value);
+  } else if (ended) {
+    return r.status;
+  }
+  if (!r.nextIs(tag(rxpb::v1::Output::kDataFieldNumber, 2), ended))
+    return ended ? r.status : OutputPeek::Other;
+  if (!r.varint(value)) return r.status;
+  // The data must run exactly to the end of the frame, and hold something (proto3 leaves an
+  // empty one out; the parser handles that case).
+  if (value == 0 || r.pos + value != frame_end) return OutputPeek::Other;
+  h.header_size = r.pos;
+  h.data_size = static_cast<size_t>(value);
+  out = h;
+  return OutputPeek::Output;
+}
+
+FrameDecoder::Result parseFrameAt(std::string_view in, size_t max_payload, rxpb::v1::Frame& frame,
+                                  size_t& consumed, std::string& error) {
+  const Decoded d = decodeFrame(in, max_payload);
   switch (d.status) {
     case DecodeStatus::NeedMore:
-      // Compact lazily so a stream of small frames does not memmove on every call.
-      if (offset_ > 0) {
-        buffer_.erase(0, offset_);
-        offset_ = 0;
-      }
-      return Result::NeedMore;
+      return FrameDecoder::Result::NeedMore;
     case DecodeStatus::TooLarge:
-      error_ = fmt::format("frame larger than the limit of {} bytes", max_payload_);
-      return Result::Error;
+      error = fmt::format("frame larger than the limit of {} bytes", max_payload);
+      return FrameDecoder::Result::Error;
     case DecodeStatus::BadLength:
-      error_ = "malformed frame length";
-      return Result::Error;
+      error = "malformed frame length";
+      return FrameDecoder::Result::Error;
     case DecodeStatus::Frame:
       break;
   }
   frame.Clear();
   if (!frame.ParseFromArray(d.payload.data(), static_cast<int>(d.payload.size()))) {
-    error_ = "malformed frame";
-    return Result::Error;
+    error = "malformed frame";
+    return FrameDecoder::Result::Error;
   }
   if (frame.msg_case() == rxpb::v1::Frame::MSG_NOT_SET) {
-    error_ = "empty or unknown frame type";
-    return Result::Error;
+    error = "empty or unknown frame type";
+    return FrameDecoder::Result::Error;
   }
-  offset_ += d.consumed;
+  consumed = d.consumed;
+  return FrameDecoder::Result::Frame;
+}
+
+FrameDecoder::Result FrameDecoder::next(rxpb::v1::Frame& frame) {
+  if (!error_.empty()) return Result::Error;
+  const std::string_view view(buffer_.data() + offset_, buffer_.size() - offset_);
+  size_t consumed = 0;
+  const Result r = parseFrameAt(view, max_payload_, frame, consumed, error_);
+  if (r == Result::NeedMore) {
+    // Compact lazily so a stream of small frames does not memmove on every call.
+    if (offset_ > 0) {
+      buffer_.erase(0, offset_);
+      offset_ = 0;
+    }
+  }
+  if (r != Result::Frame) return r;
+  offset_ += consumed;
   if (offset_ == buffer_.size()) {
     buffer_.clear();
     offset_ = 0;

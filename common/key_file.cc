@@ -112,8 +112,12 @@ std::string privateLine(const ClientKey& key) {
 }
 
 void completeKey(ClientKey& key) {
+  if (key.type == KeyType::Ed25519 && !key.signing_key) {
+    key.signing_key = ed25519SigningKey(key.secret);
+    key.public_key = ed25519PublicKey(key.signing_key.get());
+  }
   if (!key.key_id.empty()) return;
-  key.public_key = key.type == KeyType::Ed25519 ? ed25519PublicKey(key.secret) : "";
+  if (key.type != KeyType::Ed25519) key.public_key.clear();
   key.key_id = keyIdFor(key.type, key.type == KeyType::Ed25519 ? key.public_key : key.secret);
 }
 

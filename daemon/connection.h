@@ -33,7 +33,7 @@ class Connection final : public SessionHost {
   const std::string& peer() const { return peer_; }
 
   // SessionHost
-  void send(std::string_view bytes) override;
+  void send(std::string_view bytes, std::string_view then) override;
   size_t queuedBytes() const override { return queued_; }
   void setReading(bool on) override;
   void closeAfterFlush() override;

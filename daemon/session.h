@@ -22,9 +22,10 @@ namespace rx {
 class SessionHost {
  public:
   virtual ~SessionHost() = default;
-  // Bytes for the client; the host is done with them when this returns (the session reuses its
-  // buffer).
-  virtual void send(std::string_view bytes) = 0;
+  // Bytes for the client, `then` right after `bytes` in the same write (a frame's header and its
+  // data, which live apart); the host is done with both when this returns (the session reuses
+  // its buffer, the job its read buffer).
+  virtual void send(std::string_view bytes, std::string_view then) = 0;
   virtual size_t queuedBytes() const = 0;
   virtual void setReading(bool on) = 0;
   // The session is done: send what is queued, then close.
@@ -90,7 +91,8 @@ class Session final : public JobObserver {
                   const std::string& argv_for_log);
   void protocolError(const std::string& message);
   void queue(const rxpb::v1::Frame& frame);
-  void flush();
+  // Sends out_ (and `then` behind it) and checks the client's back-pressure.
+  void flush(std::string_view then = {});
   void closeSession();
   void updateReading();
   void terminateAll(const char* why);

@@ -77,12 +77,13 @@ class FuzzHost final : public SessionHost {
  public:
   explicit FuzzHost(Ledger& ledger) : ledger_(ledger) {}
 
-  void send(std::string_view bytes) override {
+  void send(std::string_view bytes, std::string_view then) override {
     // Connection::closeAfterFlush has already queued TLS close_notify.
     RX_FUZZ_CHECK(!ledger_.close_requested);
     RX_FUZZ_CHECK(!bytes.empty());
-    queued_ += bytes.size();
+    queued_ += bytes.size() + then.size();
     decoder_.feed(bytes);
+    decoder_.feed(then);
     Frame f;
     for (;;) {
       const auto r = decoder_.next(f);

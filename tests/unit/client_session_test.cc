@@ -436,3 +436,104 @@ TEST_F(ClientSessionTest, AServerWithoutTerminalsGetsNoPtyRequest) {
 
 }  // namespace
 }  // namespace rx
+
+namespace rx {
+namespace {
+
+// Output data is passed on as it arrives (see ClientSession::onBytes): however the reads cut the
+// stream, the bytes per stream, their order, the counts checked at the end and the result are
+// those of the whole stream at once.
+class ClientSessionSplitTest : public ClientSessionTest {
+ protected:
+  std::string stream() {
+    std::string wire = encodeFrame(output(rxpb::v1::STREAM_STDOUT, "total 0\n"));
+    appendOutputFrame(wire, ClientSession::kExecId, rxpb::v1::STREAM_STDERR, std::string(300, 'e'));
+    // An Output in another field order (data first), as another encoder might write it: parsed
+    // whole, same meaning.
+    const std::string inner =
+        std::string("\x1a\x02ok\x08\x01\x10", 7) + static_cast<char>(rxpb::v1::STREAM_STDOUT);
+    appendVarint(wire, 2 + inner.size());
+    wire += "\x42" + std::string(1, static_cast<char>(inner.size())) + inner;
+    appendOutputFrame(wire, ClientSession::kExecId, rxpb::v1::STREAM_STDOUT, std::string(70000, 'o'));
+    appendFrame(wire, exitResult(0, 8 + 2 + 70000, 300));
+    return wire;
+  }
+  static void appendVarint(std::string& out, uint64_t v) {
+    do {
+      const auto byte = static_cast<char>((v & 0x7f) | (v >= 0x80 ? 0x80 : 0));
+      out.push_back(byte);
+      v >>= 7;
+    } while (v);
+  }
+  std::string joined(rxpb::v1::Stream s) const {
+    std::string all;
+    for (const auto& [stream, data] : host_.output)
+      if (stream == s) all += data;
+    return all;
+  }
+  void expectWholeStream() {
+    EXPECT_TRUE(host_.failures.empty()) << host_.failures.front();
+    EXPECT_EQ(joined(rxpb::v1::STREAM_STDOUT), "total 0\nok" + std::string(70000, 'o'));
+    EXPECT_EQ(joined(rxpb::v1::STREAM_STDERR), std::string(300, 'e'));
+    ASSERT_EQ(host_.results.size(), 1u);
+    EXPECT_EQ(host_.results[0].exit_code(), 0);
+  }
+};
+
+TEST_F(ClientSessionSplitTest, WholeStreamAtOnce) {
+  authenticate();
+  session().onBytes(stream());
+  expectWholeStream();
+}
+
+TEST_F(ClientSessionSplitTest, ByteByByte) {
+  authenticate();
+  for (char c : stream()) session().onBytes(std::string_view(&c, 1));
+  expectWholeStream();
+}
+
+TEST_F(ClientSessionSplitTest, CutInTwoAtEveryPlaceNearTheFrameBoundaries) {
+  const std::string wire = stream();
+  for (size_t cut = 0; cut <= wire.size(); cut += (cut < 400 || wire.size() - cut < 400) ? 1 : 997) {
+    host_ = FakeClientHost{};
+    session_.reset();
+    authenticate();
+    session().onBytes(std::string_view(wire).substr(0, cut));
+    session().onBytes(std::string_view(wire).substr(cut));
+    SCOPED_TRACE("cut at " + std::to_string(cut));
+    expectWholeStream();
+  }
+}
+
+TEST_F(ClientSessionSplitTest, StreamedOutputForAnotherCommandIsRefused) {
+  authenticate();
+  std::string wire;
+  appendOutputFrame(wire, ClientSession::kExecId + 1, rxpb::v1::STREAM_STDOUT, "x");
+  session().onBytes(wire);
+  ASSERT_EQ(host_.failures.size(), 1u);
+  EXPECT_NE(host_.failures[0].find("unknown command 2"), std::string::npos) << host_.failures[0];
+  EXPECT_TRUE(host_.output.empty());
+}
+
+TEST_F(ClientSessionSplitTest, StreamedOutputOnAnUnknownStreamIsRefused) {
+  authenticate();
+  std::string wire;
+  appendOutputFrame(wire, ClientSession::kExecId, static_cast<rxpb::v1::Stream>(7), "x");
+  session().onBytes(wire);
+  ASSERT_EQ(host_.failures.size(), 1u);
+  EXPECT_NE(host_.failures[0].find("unknown stream"), std::string::npos) << host_.failures[0];
+  EXPECT_TRUE(host_.output.empty());
+}
+
+TEST_F(ClientSessionSplitTest, AnOversizedFrameCutInPiecesIsRefusedWithoutBufferingIt) {
+  authenticate();
+  std::string wire;
+  appendVarint(wire, kMaxFramePostAuth + 1);
+  wire += "\x42";
+  for (char c : wire) session().onBytes(std::string_view(&c, 1));
+  ASSERT_EQ(host_.failures.size(), 1u);
+  EXPECT_NE(host_.failures[0].find("larger than the limit"), std::string::npos) << host_.failures[0];
+}
+
+}  // namespace
+}  // namespace rx

@@ -91,7 +91,7 @@ TEST(CryptoLibrary, LeanClientProofVerifiesAsTheDaemonChecksIt) {
   const std::string seed = randomBytes(32);
   ASSERT_EQ(seed.size(), 32u);
   const std::string pub = ed25519PublicKey(seed);
-  const std::string sig = ed25519Sign(seed, "transcript", pub);
+  const std::string sig = ed25519Sign(ed25519SigningKey(seed).get(), "transcript");
   EXPECT_TRUE(ed25519Verify(pub, "transcript", sig));
   EXPECT_FALSE(ed25519Verify(pub, "transcripT", sig));
   EXPECT_EQ(sha256("abc").size(), 32u);

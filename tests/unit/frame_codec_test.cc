@@ -350,6 +350,11 @@ TEST(FrameCodec, HandEncodedDataFramesMatchProtobuf) {
         std::string wire = "prefix";
         appendOutputFrame(wire, id, stream, data);
         EXPECT_EQ(wire, "prefix" + encodeFrame(f)) << "output size " << size << " id " << id;
+        // The header alone, with the data sent after it, makes the same bytes.
+        std::string header = "prefix";
+        appendOutputFrameHeader(header, id, stream, data.size());
+        EXPECT_LE(header.size() - 6, kMaxDataFrameHeader);
+        EXPECT_EQ(header + data, wire) << "header for size " << size << " id " << id;
       }
       Frame f;
       f.mutable_stdin_data()->set_exec_id(id);
@@ -421,6 +426,58 @@ TEST(FrameDecoder, PostAuthLimitExactlyIsAccepted) {
   Frame frame;
   EXPECT_EQ(decoder.next(frame), FrameDecoder::Result::NeedMore);
   EXPECT_TRUE(decoder.error().empty());
+}
+
+TEST(FrameCodec, PeekFindsTheHeaderOfEveryHandEncodedOutputFrame) {
+  for (const size_t size : {size_t{1}, size_t{127}, size_t{128}, size_t{16384}, size_t{256 * 1024}}) {
+    for (const uint32_t id : {0u, 1u, 300u, 0xffffffffu}) {
+      for (const auto stream : {rxpb::v1::STREAM_STDOUT, rxpb::v1::STREAM_STDERR}) {
+        std::string wire;
+        appendOutputFrame(wire, id, stream, std::string(size, 'd'));
+        std::string header;
+        appendOutputFrameHeader(header, id, stream, size);
+        OutputFrameHeader h;
+        ASSERT_EQ(peekOutputFrameHeader(wire, kMaxFramePostAuth, h), OutputPeek::Output);
+        EXPECT_EQ(h.header_size, header.size());
+        EXPECT_EQ(h.data_size, size);
+        EXPECT_EQ(h.exec_id, id);
+        EXPECT_EQ(h.stream, static_cast<uint32_t>(stream));
+        EXPECT_EQ(frameSizeIfKnown(wire, kMaxFramePostAuth), wire.size());
+        // Every cut inside the header needs more; the header alone is enough.
+        for (size_t cut = 0; cut < header.size(); ++cut)
+          EXPECT_EQ(peekOutputFrameHeader(std::string_view(wire).substr(0, cut), kMaxFramePostAuth, h),
+                    OutputPeek::NeedMore)
+              << "cut " << cut;
+        EXPECT_EQ(peekOutputFrameHeader(header, kMaxFramePostAuth, h), OutputPeek::Output);
+      }
+    }
+  }
+}
+
+TEST(FrameCodec, PeekLeavesEverythingElseToTheParser) {
+  OutputFrameHeader h;
+  // Another frame type.
+  EXPECT_EQ(peekOutputFrameHeader(encodeFrame(errorFrame("no")), kMaxFramePostAuth, h), OutputPeek::Other);
+  // An Output with empty data (proto3 writes no data field).
+  Frame empty;
+  empty.mutable_output()->set_exec_id(1);
+  empty.mutable_output()->set_stream(rxpb::v1::STREAM_STDOUT);
+  EXPECT_EQ(peekOutputFrameHeader(encodeFrame(empty), kMaxFramePostAuth, h), OutputPeek::Other);
+  // Fields in another order, or something after the data.
+  const std::string data_first = std::string("\x42\x06\x1a\x02ok\x08\x01", 8);
+  EXPECT_EQ(peekOutputFrameHeader(varint(data_first.size()) + data_first, kMaxFramePostAuth, h),
+            OutputPeek::Other);
+  const std::string data_then_id = std::string("\x42\x07\x08\x01\x1a\x01o\x08\x01", 9);
+  EXPECT_EQ(peekOutputFrameHeader(varint(data_then_id.size()) + data_then_id, kMaxFramePostAuth, h),
+            OutputPeek::Other);
+  // Too large, and a length prefix that never ends.
+  std::string wire;
+  appendOutputFrame(wire, 1, rxpb::v1::STREAM_STDOUT, std::string(100, 'd'));
+  EXPECT_EQ(peekOutputFrameHeader(wire, 50, h), OutputPeek::Other);
+  EXPECT_EQ(frameSizeIfKnown(wire, 50), 0u);
+  EXPECT_EQ(peekOutputFrameHeader(std::string(6, '\xff'), kMaxFramePostAuth, h), OutputPeek::Other);
+  EXPECT_EQ(frameSizeIfKnown(std::string(6, '\xff'), kMaxFramePostAuth), 0u);
+  EXPECT_EQ(frameSizeIfKnown(std::string(2, '\xff'), kMaxFramePostAuth), 0u);
 }
 
 }  // namespace

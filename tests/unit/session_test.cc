@@ -28,10 +28,11 @@ using rxpb::v1::StartFailed;
 // Collects what the session sends, decoded into frames, and what it asks of the connection.
 class FakeHost : public SessionHost {
  public:
-  void send(std::string_view bytes) override {
+  void send(std::string_view bytes, std::string_view then) override {
     ASSERT_FALSE(closed) << "send after closeAfterFlush";
-    bytes_sent += bytes.size();
+    bytes_sent += bytes.size() + then.size();
     decoder_.feed(bytes);
+    decoder_.feed(then);
     Frame f;
     for (;;) {
       const auto r = decoder_.next(f);

@@ -11,7 +11,8 @@
 namespace rx {
 namespace {
 
-constexpr size_t kReadBufferSize = 256 * 1024;
+// As large as rexecd's Output chunks (daemon/job.cc), so a read can take one whole.
+constexpr size_t kReadBufferSize = 512 * 1024;
 
 }  // namespace
 

@@ -9,8 +9,9 @@
 
 namespace rx {
 namespace {
-constexpr size_t kBufferSize = 256 * 1024;
-}
+// One stdin chunk (kMaxChunk) per read.
+constexpr size_t kBufferSize = kMaxChunk;
+}  // namespace
 
 LocalInput::LocalInput(uv_loop_t* loop, int fd, DataFn on_data, EofFn on_eof)
     : fd_(fd), on_data_(std::move(on_data)), on_eof_(std::move(on_eof)), buffer_(new char[kBufferSize]) {

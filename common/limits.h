@@ -18,7 +18,9 @@ inline constexpr size_t kSignatureSize = 64;  // Ed25519
 inline constexpr size_t kHmacKeySize = 32;
 inline constexpr size_t kMaxKeyIdSize = 64;
 
-// Output and stdin travel in chunks no larger than this (well below the frame limit).
-inline constexpr size_t kMaxChunk = 256 * 1024;
+// Stdin travels in chunks no larger than this (half the frame limit; rexecd's Output chunks are
+// as large, see daemon/job.cc). 512 KiB rather than 256: 1 GiB of stdin into `cat` took 1.03 s
+// instead of 1.25 s, from half the frames, reads and writes on both sides.
+inline constexpr size_t kMaxChunk = 512 * 1024;
 
 }  // namespace rx

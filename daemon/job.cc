@@ -11,6 +11,8 @@
 #include <fmt/format.h>
 
 #include "common/encoding.h"
+#include "common/frame_codec.h"
+#include "common/limits.h"
 #include "common/log.h"
 #include "common/owned_write.h"
 #include "common/signal_names.h"
@@ -18,7 +20,12 @@
 namespace rx {
 namespace {
 
-constexpr size_t kReadBufferSize = 256 * 1024;
+// The largest chunk of output read (and sent as one Output frame). 512 KiB rather than 256: with a
+// command writing 1 MiB blocks into its 1 MiB pipe, 2 GiB of stdout took 1.64 s instead of 2.14 s
+// (hyperfine, the same build otherwise), from half the reads, writes and wake-ups.
+constexpr size_t kReadBufferSize = 512 * 1024;
+static_assert(kReadBufferSize + kMaxDataFrameHeader <= kMaxFramePostAuth,
+              "an Output frame must fit the frame limit");
 // Capacity asked for the child's pipes (best effort: the kernel may refuse past its per-user
 // limits, and the default 64 KiB stays).
 constexpr int kPipeSize = 1024 * 1024;

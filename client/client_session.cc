@@ -27,7 +27,7 @@ void ClientSession::onBytes(std::string_view bytes) {
     fail("protocol error: data before the secure channel was set up");
     return;
   }
-  // Output data goes to the host straight from `bytes` as it arrives, since a 256 KiB frame spans
+  // Output data goes to the host straight from `bytes` as it arrives, since a 512 KiB frame spans
   // reads: only what a read cuts in two of a frame header or of another (small) frame is gathered
   // in pending_. Collecting each whole frame and then having protobuf copy the data out of it
   // were two copies of every byte of output, about a tenth of rexec's CPU on a stream.

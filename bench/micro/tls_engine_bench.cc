@@ -53,7 +53,7 @@ void BM_TlsHandshake(benchmark::State& state) {
 }
 BENCHMARK(BM_TlsHandshake)->Unit(benchmark::kMicrosecond);
 
-// Arg: the size of each write (16 KiB is one TLS record, 256 KiB the protocol's largest chunk).
+// Arg: the size of each write (16 KiB is one TLS record, 256 KiB a large write).
 // Server to client, as a command's output flows.
 void BM_TlsBulk(benchmark::State& state) {
   Pair p;

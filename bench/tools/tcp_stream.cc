@@ -1,6 +1,7 @@
 // rx_tcp_stream BYTES: the plain loopback TCP baseline of bench/run. A child process connects to
-// a listener on 127.0.0.1 (port chosen by the kernel) and sends BYTES zero bytes in 256 KiB
-// writes; the parent reads them in 256 KiB reads and discards them, as a client sending output to
+// a listener on 127.0.0.1 (port chosen by the kernel) and sends BYTES zero bytes in writes of
+// rexec's chunk size (kMaxChunk, 512 KiB); the parent reads them in reads of that size and
+// discards them, as a client sending output to
 // /dev/null would. Prints "BYTES SECONDS MB/s" (MB = 10^6 bytes), the time counted from the
 // connect to the last byte read. No encryption, no framing: what the kernel alone can move
 // between two processes, which no protocol over TCP can beat.
@@ -18,9 +19,11 @@
 #include <cstring>
 #include <vector>
 
+#include "common/limits.h"
+
 namespace {
 
-constexpr size_t kChunk = 256 * 1024;
+constexpr size_t kChunk = rx::kMaxChunk;
 
 [[noreturn]] void die(const char* what) {
   std::fprintf(stderr, "rx_tcp_stream: %s: %s\n", what, std::strerror(errno));

@@ -31,7 +31,6 @@ constexpr std::array kOperations = {OSSL_OP_DIGEST,  OSSL_OP_CIPHER,  OSSL_OP_MA
                                     OSSL_OP_RAND,    OSSL_OP_KEYMGMT, OSSL_OP_KEYEXCH, OSSL_OP_SIGNATURE,
                                     OSSL_OP_ENCODER, OSSL_OP_DECODER};
 std::array<std::vector<OSSL_ALGORITHM>, kOperations.size()> g_algorithms;
-OSSL_FUNC_provider_query_operation_fn* g_default_query = nullptr;
 std::vector<OSSL_DISPATCH> g_dispatch;
 
 const OSSL_ALGORITHM* leanQuery(void* provctx, int operation, int* no_cache) {
@@ -48,22 +47,23 @@ int leanInit(const OSSL_CORE_HANDLE* handle, const OSSL_DISPATCH* in, const OSSL
   // context, so its own inner fetches, such as the random generator's AES, stay lean too).
   const OSSL_DISPATCH* inner = nullptr;
   if (!ossl_default_provider_init(handle, in, &inner, provctx)) return 0;
+  OSSL_FUNC_provider_query_operation_fn* default_query = nullptr;
   g_dispatch.clear();
   for (const OSSL_DISPATCH* d = inner; d->function_id != 0; ++d) {
     if (d->function_id == OSSL_FUNC_PROVIDER_QUERY_OPERATION) {
-      g_default_query = reinterpret_cast<OSSL_FUNC_provider_query_operation_fn*>(d->function);
+      default_query = reinterpret_cast<OSSL_FUNC_provider_query_operation_fn*>(d->function);
       g_dispatch.push_back({d->function_id, reinterpret_cast<void (*)()>(leanQuery)});
     } else {
       g_dispatch.push_back(*d);
     }
   }
-  if (g_default_query == nullptr) return 0;
+  if (default_query == nullptr) return 0;
   g_dispatch.push_back({0, nullptr});
   for (size_t i = 0; i < kOperations.size(); ++i) {
     int unused = 0;
     auto& kept = g_algorithms[i];
     kept.clear();
-    for (const OSSL_ALGORITHM* a = g_default_query(*provctx, kOperations[i], &unused);
+    for (const OSSL_ALGORITHM* a = default_query(*provctx, kOperations[i], &unused);
          a != nullptr && a->algorithm_names != nullptr; ++a) {
       const std::string_view names(a->algorithm_names);
       if (leanAlgorithmAllowed(kOperations[i], names.substr(0, names.find(':')))) kept.push_back(*a);

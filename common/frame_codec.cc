@@ -4,20 +4,41 @@
 
 namespace rx {
 
-Decoded decodeFrame(std::string_view in, size_t max_payload) {
-  uint64_t length = 0;
-  size_t i = 0;
-  for (;; ++i) {
-    if (i == 5) return {DecodeStatus::BadLength, {}, 0};
-    if (i == in.size()) return {DecodeStatus::NeedMore, {}, 0};
-    const auto byte = static_cast<uint8_t>(in[i]);
-    length |= static_cast<uint64_t>(byte & 0x7f) << (7 * i);
-    if ((byte & 0x80) == 0) break;
+namespace {
+
+enum class VarintRead { Ok, NeedMore, Bad };
+
+// A varint of at most 32 bits at in[pos] (so at most 5 bytes, the fifth with only 4 significant
+// bits); advances pos. The one varint reader of the decoding side: frame lengths and the fields
+// of an Output header.
+VarintRead readVarint32(std::string_view in, size_t& pos, uint64_t& value) {
+  value = 0;
+  for (size_t i = 0; i < 5; ++i) {
+    if (pos + i >= in.size()) return VarintRead::NeedMore;
+    const auto byte = static_cast<uint8_t>(in[pos + i]);
+    value |= static_cast<uint64_t>(byte & 0x7f) << (7 * i);
+    if ((byte & 0x80) == 0) {
+      pos += i + 1;
+      return value > 0xffffffffULL ? VarintRead::Bad : VarintRead::Ok;
+    }
   }
-  // The fifth byte may carry only 4 significant bits for a 32-bit length.
-  if (length > 0xffffffffULL) return {DecodeStatus::BadLength, {}, 0};
+  return VarintRead::Bad;
+}
+
+}  // namespace
+
+Decoded decodeFrame(std::string_view in, size_t max_payload) {
+  size_t header = 0;
+  uint64_t length = 0;
+  switch (readVarint32(in, header, length)) {
+    case VarintRead::NeedMore:
+      return {DecodeStatus::NeedMore, {}, 0};
+    case VarintRead::Bad:
+      return {DecodeStatus::BadLength, {}, 0};
+    case VarintRead::Ok:
+      break;
+  }
   if (length > max_payload) return {DecodeStatus::TooLarge, {}, 0};
-  const size_t header = i + 1;
   if (in.size() - header < length) return {DecodeStatus::NeedMore, {}, 0};
   return {DecodeStatus::Frame, in.substr(header, length), header + length};
 }
@@ -108,27 +129,6 @@ std::string encodeFrame(const rxpb::v1::Frame& frame) {
   appendFrame(out, frame);
   return out;
 }
-
-namespace {
-
-enum class VarintRead { Ok, NeedMore, Bad };
-
-// A varint of at most 32 bits at in[pos]; advances pos.
-VarintRead readVarint32(std::string_view in, size_t& pos, uint64_t& value) {
-  value = 0;
-  for (size_t i = 0; i < 5; ++i) {
-    if (pos + i >= in.size()) return VarintRead::NeedMore;
-    const auto byte = static_cast<uint8_t>(in[pos + i]);
-    value |= static_cast<uint64_t>(byte & 0x7f) << (7 * i);
-    if ((byte & 0x80) == 0) {
-      pos += i + 1;
-      return value > 0xffffffffULL ? VarintRead::Bad : VarintRead::Ok;
-    }
-  }
-  return VarintRead::Bad;
-}
-
-}  // namespace
 
 size_t frameSizeIfKnown(std::string_view in, size_t max_payload) {
   size_t pos = 0;

@@ -113,7 +113,7 @@ class Session final : public JobObserver {
   uint64_t features_ = 0;   // what the client said it uses
   uint32_t last_exec_id_ = 0;
   // Frames not yet handed to the host. Its capacity is kept while commands run, so streaming
-  // output does not allocate (and fault in) a fresh 256 KiB buffer per chunk.
+  // output does not allocate (and fault in) a fresh buffer per chunk.
   std::string out_;
   std::map<uint32_t, JobEntry> jobs_;
   bool output_paused_ = false;

@@ -471,6 +471,17 @@ class ClientSessionSplitTest : public ClientSessionTest {
       if (stream == s) all += data;
     return all;
   }
+  // One Output frame in the streamed shape, for a command or stream the session must refuse:
+  // one failure naming `why`, and nothing passed on.
+  void expectStreamedOutputRefused(uint32_t exec_id, rxpb::v1::Stream stream, std::string_view why) {
+    authenticate();
+    std::string wire;
+    appendOutputFrame(wire, exec_id, stream, "x");
+    session().onBytes(wire);
+    ASSERT_EQ(host_.failures.size(), 1u);
+    EXPECT_NE(host_.failures[0].find(why), std::string::npos) << host_.failures[0];
+    EXPECT_TRUE(host_.output.empty());
+  }
   void expectWholeStream() {
     EXPECT_TRUE(host_.failures.empty()) << host_.failures.front();
     EXPECT_EQ(joined(rxpb::v1::STREAM_STDOUT), "total 0\nok" + std::string(70000, 'o'));
@@ -506,23 +517,11 @@ TEST_F(ClientSessionSplitTest, CutInTwoAtEveryPlaceNearTheFrameBoundaries) {
 }
 
 TEST_F(ClientSessionSplitTest, StreamedOutputForAnotherCommandIsRefused) {
-  authenticate();
-  std::string wire;
-  appendOutputFrame(wire, ClientSession::kExecId + 1, rxpb::v1::STREAM_STDOUT, "x");
-  session().onBytes(wire);
-  ASSERT_EQ(host_.failures.size(), 1u);
-  EXPECT_NE(host_.failures[0].find("unknown command 2"), std::string::npos) << host_.failures[0];
-  EXPECT_TRUE(host_.output.empty());
+  expectStreamedOutputRefused(ClientSession::kExecId + 1, rxpb::v1::STREAM_STDOUT, "unknown command 2");
 }
 
 TEST_F(ClientSessionSplitTest, StreamedOutputOnAnUnknownStreamIsRefused) {
-  authenticate();
-  std::string wire;
-  appendOutputFrame(wire, ClientSession::kExecId, static_cast<rxpb::v1::Stream>(7), "x");
-  session().onBytes(wire);
-  ASSERT_EQ(host_.failures.size(), 1u);
-  EXPECT_NE(host_.failures[0].find("unknown stream"), std::string::npos) << host_.failures[0];
-  EXPECT_TRUE(host_.output.empty());
+  expectStreamedOutputRefused(ClientSession::kExecId, static_cast<rxpb::v1::Stream>(7), "unknown stream");
 }
 
 TEST_F(ClientSessionSplitTest, AnOversizedFrameCutInPiecesIsRefusedWithoutBufferingIt) {

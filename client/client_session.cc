@@ -51,9 +51,9 @@ void ClientSession::onBytes(std::string_view bytes) {
     // Grow pending_ to exactly the cut header (a byte at a time: its size shows only at its end)
     // or the cut frame, so that it never holds the start of the next one.
     const size_t frame_size = frameSizeIfKnown(pending_, kMaxFramePostAuth);
-    OutputFrameHeader unused;
-    const bool header_cut = state_ == State::Running && peekOutputFrameHeader(pending_, kMaxFramePostAuth,
-                                                                              unused) == OutputPeek::NeedMore;
+    DataFrameHeader unused;
+    const bool header_cut = state_ == State::Running &&
+                            peekOutputFrameHeader(pending_, kMaxFramePostAuth, unused) == DataPeek::NeedMore;
     const size_t want = header_cut || frame_size <= pending_.size() ? 1 : frame_size - pending_.size();
     const size_t take = std::min(want, bytes.size());
     pending_.append(bytes.substr(0, take));
@@ -65,13 +65,13 @@ void ClientSession::onBytes(std::string_view bytes) {
 
 size_t ClientSession::takeUnit(std::string_view in) {
   if (state_ == State::Running) {
-    OutputFrameHeader h;
+    DataFrameHeader h;
     switch (peekOutputFrameHeader(in, kMaxFramePostAuth, h)) {
-      case OutputPeek::Output:
+      case DataPeek::Data:
         return startOutput(h) ? h.header_size : 0;
-      case OutputPeek::NeedMore:
+      case DataPeek::NeedMore:
         return 0;
-      case OutputPeek::Other:
+      case DataPeek::Other:
         break;
     }
   }
@@ -107,7 +107,7 @@ bool ClientSession::countOutput(uint32_t exec_id, uint32_t stream, size_t size) 
   return true;
 }
 
-bool ClientSession::startOutput(const OutputFrameHeader& h) {
+bool ClientSession::startOutput(const DataFrameHeader& h) {
   if (!countOutput(h.exec_id, h.stream, h.data_size)) return false;
   output_stream_ = static_cast<rxpb::v1::Stream>(h.stream);
   output_left_ = h.data_size;
@@ -244,13 +244,14 @@ void ClientSession::dispatch(const Frame& frame) {
 
 void ClientSession::sendStdin(std::string_view data) {
   if (state_ == State::Done || state_ == State::AwaitChallenge) return;
-  stdin_out_.clear();
+  // The header, then the data straight from the caller: no copy of the data into a frame first.
   while (!data.empty()) {
     const size_t n = std::min(data.size(), kMaxChunk);
-    appendStdinFrame(stdin_out_, kExecId, data.substr(0, n));
+    stdin_out_.clear();
+    appendStdinFrameHeader(stdin_out_, kExecId, n);
+    host_.send(stdin_out_, data.substr(0, n));
     data.remove_prefix(n);
   }
-  host_.send(stdin_out_);
 }
 
 void ClientSession::closeStdin() {

@@ -33,8 +33,9 @@ struct ExecParams {
 class ClientSessionHost {
  public:
   virtual ~ClientSessionHost() = default;
-  // The host is done with the bytes when this returns.
-  virtual void send(std::string_view bytes) = 0;
+  // The host is done with the bytes when this returns. `then` follows `bytes` on the wire (a
+  // frame's header and its data, sent without first being joined).
+  virtual void send(std::string_view bytes, std::string_view then = {}) = 0;
   // The ExecRequest is on its way: stdin may flow now.
   virtual void onRequestSent() = 0;
   virtual void onOutput(rxpb::v1::Stream stream, std::string_view data) = 0;
@@ -80,7 +81,7 @@ class ClientSession {
   // Acts on the header or frame at the front of `in`: the bytes it took, or 0 if `in` ends
   // inside it (or it failed the session).
   size_t takeUnit(std::string_view in);
-  bool startOutput(const OutputFrameHeader& header);
+  bool startOutput(const DataFrameHeader& header);
   // Checks an Output's command and stream and counts its bytes; false failed the session.
   bool countOutput(uint32_t exec_id, uint32_t stream, size_t size);
   void fail(const std::string& message);

@@ -237,15 +237,19 @@ void ExecClient::onSocketWritten(int status, size_t n) {
   sendQueueChanged();
 }
 
-void ExecClient::send(std::string_view bytes) {
-  if (finished_ || !secure_ || bytes.empty()) return;
+void ExecClient::send(std::string_view bytes, std::string_view then) {
+  if (finished_ || !secure_ || (bytes.empty() && then.empty())) return;
   if (batching_) {
     batched_ += bytes;
+    batched_ += then;
     return;
   }
-  if (Status s = tls_->write(bytes); !s) {
-    fail(s.message());
-    return;
+  for (std::string_view part : {bytes, then}) {
+    if (part.empty()) continue;
+    if (Status s = tls_->write(part); !s) {
+      fail(s.message());
+      return;
+    }
   }
   flushTls();
 }

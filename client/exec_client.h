@@ -51,7 +51,7 @@ class ExecClient final : public ClientSessionHost {
   size_t socketQueued() const { return socket_queued_; }
 
   // ClientSessionHost
-  void send(std::string_view bytes) override;
+  void send(std::string_view bytes, std::string_view then) override;
   void onRequestSent() override;
   void onOutput(rxpb::v1::Stream stream, std::string_view data) override;
   void onResult(const rxpb::v1::ExecResult& result) override;

@@ -10,7 +10,7 @@ enum class VarintRead { Ok, NeedMore, Bad };
 
 // A varint of at most 32 bits at in[pos] (so at most 5 bytes, the fifth with only 4 significant
 // bits); advances pos. The one varint reader of the decoding side: frame lengths and the fields
-// of an Output header.
+// of a data frame's header.
 VarintRead readVarint32(std::string_view in, size_t& pos, uint64_t& value) {
   value = 0;
   for (size_t i = 0; i < 5; ++i) {
@@ -111,6 +111,11 @@ void appendOutputFrameHeader(std::string& out, uint32_t exec_id, rxpb::v1::Strea
                         rxpb::v1::Output::kDataFieldNumber, data_size);
 }
 
+void appendStdinFrameHeader(std::string& out, uint32_t exec_id, size_t data_size) {
+  appendDataFrameHeader(out, rxpb::v1::Frame::kStdinDataFieldNumber, exec_id, 0,
+                        rxpb::v1::StdinData::kDataFieldNumber, data_size);
+}
+
 void appendStdinFrame(std::string& out, uint32_t exec_id, std::string_view data) {
   appendDataFrame(out, rxpb::v1::Frame::kStdinDataFieldNumber, exec_id, 0,
                   rxpb::v1::StdinData::kDataFieldNumber, data);
@@ -140,11 +145,11 @@ size_t frameSizeIfKnown(std::string_view in, size_t max_payload) {
 namespace {
 
 // Reads a header field by field; a step that fails leaves why in `status`: NeedMore if the
-// input ends inside it, Other if it is not what appendOutputFrame() writes.
+// input ends inside it, Other if it is not what appendDataFrameHeader() writes.
 struct HeaderReader {
   std::string_view in;
   size_t pos = 0;
-  OutputPeek status = OutputPeek::Other;
+  DataPeek status = DataPeek::Other;
   // Running out of `in` means NeedMore only while `in` ends before the frame does.
   bool truncated = true;
 
@@ -153,18 +158,18 @@ struct HeaderReader {
       case VarintRead::Ok:
         return true;
       case VarintRead::NeedMore:
-        status = truncated ? OutputPeek::NeedMore : OutputPeek::Other;
+        status = truncated ? DataPeek::NeedMore : DataPeek::Other;
         return false;
       case VarintRead::Bad:
         break;
     }
-    status = OutputPeek::Other;
+    status = DataPeek::Other;
     return false;
   }
   // Whether the next byte is `t` (and then past it); false with NeedMore at the end.
   bool nextIs(uint8_t t, bool& ended) {
     ended = pos == in.size();
-    if (ended) status = truncated ? OutputPeek::NeedMore : OutputPeek::Other;
+    if (ended) status = truncated ? DataPeek::NeedMore : DataPeek::Other;
     if (ended || static_cast<uint8_t>(in[pos]) != t) return false;
     ++pos;
     return true;
@@ -173,43 +178,60 @@ struct HeaderReader {
 
 }  // namespace
 
-OutputPeek peekOutputFrameHeader(std::string_view in, size_t max_payload, OutputFrameHeader& out) {
+namespace {
+
+// Frame { <frame_field> { exec_id = 1; [stream = 2;] <data_field> = data } } at the front of `in`
+// (stream_field 0: the message has none), read as appendDataFrameHeader() writes it.
+DataPeek peekDataFrameHeader(std::string_view in, size_t max_payload, int frame_field, int stream_field,
+                             int data_field, DataFrameHeader& out) {
   HeaderReader r{in};
   bool ended = false;
   uint64_t frame = 0, inner = 0, value = 0;
   if (!r.varint(frame)) return r.status;
-  if (frame > max_payload) return OutputPeek::Other;
+  if (frame > max_payload) return DataPeek::Other;
   const size_t frame_end = r.pos + frame;
   // Only this frame's bytes count: a field cut by the frame's end is not one to wait for.
   r.truncated = in.size() < frame_end;
   r.in = in.substr(0, frame_end);
-  if (!r.nextIs(tag(rxpb::v1::Frame::kOutputFieldNumber, 2), ended))
-    return ended ? r.status : OutputPeek::Other;
+  if (!r.nextIs(tag(frame_field, 2), ended)) return ended ? r.status : DataPeek::Other;
   if (!r.varint(inner)) return r.status;
-  if (r.pos + inner != frame_end) return OutputPeek::Other;  // the Output must be all of the frame
-  OutputFrameHeader h;
+  if (r.pos + inner != frame_end) return DataPeek::Other;  // the message must be all of the frame
+  DataFrameHeader h;
   if (r.nextIs(tag(1, 0), ended)) {
     if (!r.varint(value)) return r.status;
     h.exec_id = static_cast<uint32_t>(value);
   } else if (ended) {
     return r.status;
   }
-  if (r.nextIs(tag(2, 0), ended)) {
-    if (!r.varint(value)) return r.status;
-    h.stream = static_cast<uint32_t>(value);
-  } else if (ended) {
-    return r.status;
+  if (stream_field != 0) {
+    if (r.nextIs(tag(stream_field, 0), ended)) {
+      if (!r.varint(value)) return r.status;
+      h.stream = static_cast<uint32_t>(value);
+    } else if (ended) {
+      return r.status;
+    }
   }
-  if (!r.nextIs(tag(rxpb::v1::Output::kDataFieldNumber, 2), ended))
-    return ended ? r.status : OutputPeek::Other;
+  if (!r.nextIs(tag(data_field, 2), ended)) return ended ? r.status : DataPeek::Other;
   if (!r.varint(value)) return r.status;
   // The data must run exactly to the end of the frame, and hold something (proto3 leaves an
   // empty one out; the parser handles that case).
-  if (value == 0 || r.pos + value != frame_end) return OutputPeek::Other;
+  if (value == 0 || r.pos + value != frame_end) return DataPeek::Other;
   h.header_size = r.pos;
   h.data_size = static_cast<size_t>(value);
   out = h;
-  return OutputPeek::Output;
+  return DataPeek::Data;
+}
+
+}  // namespace
+
+DataPeek peekOutputFrameHeader(std::string_view in, size_t max_payload, DataFrameHeader& out) {
+  return peekDataFrameHeader(in, max_payload, rxpb::v1::Frame::kOutputFieldNumber,
+                             rxpb::v1::Output::kStreamFieldNumber, rxpb::v1::Output::kDataFieldNumber, out);
+}
+
+DataPeek peekStdinFrameHeader(std::string_view in, size_t max_payload, DataFrameHeader& out) {
+  return peekDataFrameHeader(in, max_payload, rxpb::v1::Frame::kStdinDataFieldNumber, 0,
+                             rxpb::v1::StdinData::kDataFieldNumber, out);
 }
 
 FrameDecoder::Result parseFrameAt(std::string_view in, size_t max_payload, rxpb::v1::Frame& frame,

@@ -35,24 +35,27 @@ std::string encodeFrame(const rxpb::v1::Frame& frame);
 // protobuf message (a 256 KiB copy and allocation per chunk on the stream path).
 void appendOutputFrame(std::string& out, uint32_t exec_id, rxpb::v1::Stream stream, std::string_view data);
 void appendStdinFrame(std::string& out, uint32_t exec_id, std::string_view data);
-// Everything of appendOutputFrame() but the data itself (at most kMaxDataFrameHeader bytes): for
-// a sender that has the data elsewhere and writes the two back to back.
+// Everything of appendOutputFrame() (appendStdinFrame()) but the data itself (at most kMaxDataFrameHeader
+// bytes): for a sender that has the data elsewhere and writes the two back to back.
 constexpr size_t kMaxDataFrameHeader = 5 + 1 + 5 + 1 + 5 + 1 + 5 + 1 + 5;
 void appendOutputFrameHeader(std::string& out, uint32_t exec_id, rxpb::v1::Stream stream, size_t data_size);
+void appendStdinFrameHeader(std::string& out, uint32_t exec_id, size_t data_size);
 
-// The front of `in` read as the start of an Output frame in the shape appendOutputFrame() writes
-// (exec_id, then stream, then the data to the end of the frame), so that a receiver can pass the
-// data on as it arrives instead of first collecting the whole frame. Other: anything else (another
-// frame type, another field order, no data, a bad length); the whole frame then goes through
-// the protobuf parser as usual. NeedMore: `in` ends inside what could be such a header.
-enum class OutputPeek { Output, Other, NeedMore };
-struct OutputFrameHeader {
+// The front of `in` read as the start of an Output (or StdinData) frame in the shape
+// appendOutputFrame() (appendStdinFrame()) writes: exec_id, then stream (Output only), then the
+// data to the end of the frame. A receiver can then pass the data on as it arrives instead of
+// first collecting the whole frame. Other: anything else (another frame type, another field
+// order, no data, a bad length); the whole frame then goes through the protobuf parser as usual.
+// NeedMore: `in` ends inside what could be such a header.
+enum class DataPeek { Data, Other, NeedMore };
+struct DataFrameHeader {
   size_t header_size = 0;  // bytes before the data
   size_t data_size = 0;
   uint32_t exec_id = 0;
-  uint32_t stream = 0;  // as sent, possibly not a known Stream
+  uint32_t stream = 0;  // Output only: as sent, possibly not a known Stream
 };
-OutputPeek peekOutputFrameHeader(std::string_view in, size_t max_payload, OutputFrameHeader& out);
+DataPeek peekOutputFrameHeader(std::string_view in, size_t max_payload, DataFrameHeader& out);
+DataPeek peekStdinFrameHeader(std::string_view in, size_t max_payload, DataFrameHeader& out);
 
 // The number of bytes the whole frame at the front of `in` takes (length prefix included), once
 // its length prefix is complete and valid; 0 before that or if it is not.

@@ -325,24 +325,28 @@ void Job::terminate() {
   armGrace(Grace::KillAfterTerm, spec_.kill_grace_ms);
 }
 
-void Job::writeStdin(std::string data) {
+void Job::writeStdin(std::string_view data) {
   if (!stdin_.open || stdin_close_requested_ || data.empty()) return;
-  const size_t size = data.size();
-  stdin_queued_ += size;
-  const int err = writeOwned(reinterpret_cast<uv_stream_t*>(&stdin_.handle), std::move(data),
-                             [this](int status, size_t n) {
-                               stdin_queued_ -= n;
-                               if (status != 0 && status != UV_ECANCELED && status != UV_EPIPE)
-                                 log::debug("exec {}: stdin write: {}", spec_.exec_id, uv_strerror(status));
-                               if (stdin_draining_ && stdin_queued_ < spec_.stdin_high_water / 4) {
-                                 stdin_draining_ = false;
-                                 if (observer_) observer_->onJobStdinDrained(*this);
-                               }
-                             });
+  // What the pipe takes at once goes straight from the session's bytes; only the rest is copied
+  // and queued (and counted against the high-water mark).
+  size_t written = 0;
+  const int err = writeBorrowed(
+      reinterpret_cast<uv_stream_t*>(&stdin_.handle), data, written, [this](int status, size_t n) {
+        stdin_queued_ -= n;
+        if (status != 0 && status != UV_ECANCELED && status != UV_EPIPE)
+          log::debug("exec {}: stdin write: {}", spec_.exec_id, uv_strerror(status));
+        if (stdin_draining_ && stdin_queued_ < spec_.stdin_high_water / 4) {
+          stdin_draining_ = false;
+          if (observer_) observer_->onJobStdinDrained(*this);
+        }
+      });
   if (err != 0) {
-    stdin_queued_ -= size;
+    // The child closed its stdin (EPIPE) or the pipe failed: the data is dropped, as a write
+    // callback's error would drop it.
+    if (err != UV_EPIPE) log::debug("exec {}: stdin write: {}", spec_.exec_id, uv_strerror(err));
     return;
   }
+  stdin_queued_ += data.size() - written;
   if (stdin_queued_ >= spec_.stdin_high_water) stdin_draining_ = true;
 }
 

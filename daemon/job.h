@@ -43,7 +43,7 @@ class Job final : public JobHandle {
   int pid() const override { return pid_; }
   void signalGroup(int signo) override;
   void terminate() override;
-  void writeStdin(std::string data) override;
+  void writeStdin(std::string_view data) override;
   void closeStdin() override;
   void resizeTerminal(const TerminalSize& size) override;  // job_pty.cc
   size_t stdinQueued() const override { return stdin_queued_; }

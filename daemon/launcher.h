@@ -77,7 +77,7 @@ class JobHandle {
   virtual void signalGroup(int signo) = 0;
   // TERM to the group now, KILL after the kill grace. Idempotent.
   virtual void terminate() = 0;
-  virtual void writeStdin(std::string data) = 0;
+  virtual void writeStdin(std::string_view data) = 0;
   virtual void closeStdin() = 0;
   // The client's window changed size (pty jobs only; others ignore it).
   virtual void resizeTerminal(const TerminalSize&) {}

@@ -14,6 +14,7 @@
 #include "common/frame_codec.h"
 #include "common/ip_address.h"
 #include "common/key_options.h"
+#include "common/limits.h"
 #include "daemon/launcher.h"
 #include "daemon/session_config.h"
 
@@ -83,7 +84,11 @@ class Session final : public JobObserver {
   };
 
   // Takes the frame's payload where it can (stdin data moves to the job, uncopied).
+  // The frame (or StdinData header) at the front of `in`, handled; returns the bytes it took, 0
+  // if `in` holds none whole (or on a protocol error).
+  size_t takeUnit(std::string_view in);
   void dispatch(rxpb::v1::Frame& frame);
+  void deliverStdin(uint32_t exec_id, std::string_view data);
   void handleAuth(const rxpb::v1::AuthResponse& auth);
   void handleExec(const rxpb::v1::ExecRequest& req);
   void handleWindowChange(const rxpb::v1::WindowChange& change);
@@ -105,7 +110,14 @@ class Session final : public JobObserver {
   std::string peer_;
   std::optional<IpAddress> peer_address_;
   State state_ = State::AwaitAuth;
-  FrameDecoder decoder_;
+  // Frames are read as in ClientSession::onBytes: pending_ holds only a frame (or a StdinData
+  // header) that a read cut in two; stdin_left_ bytes of the current StdinData frame's data are
+  // still to come, for stdin_exec_id_, and stdin_frame_ gathers the data a read cut in two.
+  size_t max_payload_ = kMaxFramePreAuth;
+  std::string pending_;
+  uint64_t stdin_left_ = 0;
+  uint32_t stdin_exec_id_ = 0;
+  std::string stdin_frame_;
   std::string channel_binding_;
   std::string server_nonce_;
   std::string key_id_;

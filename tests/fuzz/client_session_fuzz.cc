@@ -33,10 +33,11 @@ namespace in = fuzz::client_input;
 
 class FuzzClientHost final : public ClientSessionHost {
  public:
-  void send(std::string_view bytes) override {
+  void send(std::string_view bytes, std::string_view then) override {
     RX_FUZZ_CHECK(!reported());
     RX_FUZZ_CHECK(!bytes.empty());
     decoder_.feed(bytes);
+    decoder_.feed(then);
     Frame f;
     for (;;) {
       const auto r = decoder_.next(f);

@@ -4,7 +4,7 @@
 // The whole input goes to decodeFrame with the pre-auth and the post-auth limit; then the input,
 // cut into chunks whose sizes FuzzedDataProvider takes from its tail, goes to a FrameDecoder,
 // whose frames must be exactly those of a decoder fed everything at once and those of a walk
-// with decodeFrame.
+// with decodeFrame. The Output and StdinData header peeks must agree with the parser.
 #include <fuzzer/FuzzedDataProvider.h>
 
 #include <cstddef>
@@ -63,6 +63,38 @@ void checkReencoding(std::string_view payload) {
   RX_FUZZ_CHECK(again.ParseFromArray(d.payload.data(), static_cast<int>(d.payload.size())));
   RX_FUZZ_CHECK(again.SerializeAsString() == serialized);
   RX_FUZZ_CHECK(again.msg_case() == f.msg_case());
+}
+
+// The data-frame peeks (the streamed receive paths of rexec and rexecd) against the parser: a
+// header they accept is that of a whole frame that parses to the same message, exec id and data
+// size; "need more" only where the frame is not all there.
+void checkPeek(std::string_view in, bool stdin_frame) {
+  DataFrameHeader h;
+  const DataPeek p = stdin_frame ? peekStdinFrameHeader(in, kMaxFramePostAuth, h)
+                                 : peekOutputFrameHeader(in, kMaxFramePostAuth, h);
+  const Decoded d = decodeFrame(in, kMaxFramePostAuth);
+  if (p == DataPeek::NeedMore) RX_FUZZ_CHECK(d.status == DecodeStatus::NeedMore);
+  if (p != DataPeek::Data) return;
+  RX_FUZZ_CHECK(h.data_size > 0 && h.header_size <= kMaxDataFrameHeader);
+  const size_t frame_size = h.header_size + h.data_size;
+  RX_FUZZ_CHECK(frameSizeIfKnown(in, kMaxFramePostAuth) == frame_size);
+  if (d.status == DecodeStatus::NeedMore) {
+    RX_FUZZ_CHECK(in.size() < frame_size);
+    return;
+  }
+  RX_FUZZ_CHECK(d.status == DecodeStatus::Frame && d.consumed == frame_size);
+  Frame f;
+  RX_FUZZ_CHECK(f.ParseFromArray(d.payload.data(), static_cast<int>(d.payload.size())));
+  if (stdin_frame) {
+    RX_FUZZ_CHECK(f.has_stdin_data());
+    RX_FUZZ_CHECK(f.stdin_data().exec_id() == h.exec_id);
+    RX_FUZZ_CHECK(f.stdin_data().data() == in.substr(h.header_size, h.data_size));
+  } else {
+    RX_FUZZ_CHECK(f.has_output());
+    RX_FUZZ_CHECK(f.output().exec_id() == h.exec_id);
+    RX_FUZZ_CHECK(static_cast<uint32_t>(f.output().stream()) == h.stream);
+    RX_FUZZ_CHECK(f.output().data() == in.substr(h.header_size, h.data_size));
+  }
 }
 
 // What a decoder produced: each frame serialized, then whether it stopped on an error.
@@ -144,6 +176,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (pre.status == DecodeStatus::TooLarge && post.status == DecodeStatus::Frame)
     RX_FUZZ_CHECK(post.payload.size() > rx::kMaxFramePreAuth);
   if (post.status == DecodeStatus::Frame) rx::checkReencoding(post.payload);
+  rx::checkPeek(all, true);
+  rx::checkPeek(all, false);
 
   FuzzedDataProvider fdp(data, size);
   const size_t limit = fdp.ConsumeBool() ? rx::kMaxFramePreAuth : rx::kMaxFramePostAuth;

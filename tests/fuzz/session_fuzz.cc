@@ -153,7 +153,7 @@ class FuzzJob final : public JobHandle {
   // After detach() the session may only terminate a job.
   void signalGroup(int) override { RX_FUZZ_CHECK(!detached_); }
   void terminate() override {}
-  void writeStdin(std::string data) override {
+  void writeStdin(std::string_view data) override {
     RX_FUZZ_CHECK(!detached_);
     if (stdin_open_ && !stdin_closed_) stdin_queued_ += data.size();
   }

@@ -17,9 +17,10 @@ using rxpb::v1::Frame;
 
 class FakeClientHost : public ClientSessionHost {
  public:
-  void send(std::string_view bytes) override {
+  void send(std::string_view bytes, std::string_view then) override {
     ++sends;
     decoder_.feed(bytes);
+    decoder_.feed(then);
     Frame f;
     for (;;) {
       const auto r = decoder_.next(f);

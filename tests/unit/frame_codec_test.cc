@@ -362,6 +362,10 @@ TEST(FrameCodec, HandEncodedDataFramesMatchProtobuf) {
       std::string wire;
       appendStdinFrame(wire, id, data);
       EXPECT_EQ(wire, encodeFrame(f)) << "stdin size " << size << " id " << id;
+      std::string header;
+      appendStdinFrameHeader(header, id, data.size());
+      EXPECT_LE(header.size(), kMaxDataFrameHeader);
+      EXPECT_EQ(header + data, wire) << "stdin header for size " << size << " id " << id;
     }
   }
 }
@@ -436,8 +440,8 @@ TEST(FrameCodec, PeekFindsTheHeaderOfEveryHandEncodedOutputFrame) {
         appendOutputFrame(wire, id, stream, std::string(size, 'd'));
         std::string header;
         appendOutputFrameHeader(header, id, stream, size);
-        OutputFrameHeader h;
-        ASSERT_EQ(peekOutputFrameHeader(wire, kMaxFramePostAuth, h), OutputPeek::Output);
+        DataFrameHeader h;
+        ASSERT_EQ(peekOutputFrameHeader(wire, kMaxFramePostAuth, h), DataPeek::Data);
         EXPECT_EQ(h.header_size, header.size());
         EXPECT_EQ(h.data_size, size);
         EXPECT_EQ(h.exec_id, id);
@@ -446,38 +450,73 @@ TEST(FrameCodec, PeekFindsTheHeaderOfEveryHandEncodedOutputFrame) {
         // Every cut inside the header needs more; the header alone is enough.
         for (size_t cut = 0; cut < header.size(); ++cut)
           EXPECT_EQ(peekOutputFrameHeader(std::string_view(wire).substr(0, cut), kMaxFramePostAuth, h),
-                    OutputPeek::NeedMore)
+                    DataPeek::NeedMore)
               << "cut " << cut;
-        EXPECT_EQ(peekOutputFrameHeader(header, kMaxFramePostAuth, h), OutputPeek::Output);
+        EXPECT_EQ(peekOutputFrameHeader(header, kMaxFramePostAuth, h), DataPeek::Data);
       }
     }
   }
 }
 
 TEST(FrameCodec, PeekLeavesEverythingElseToTheParser) {
-  OutputFrameHeader h;
+  DataFrameHeader h;
   // Another frame type.
-  EXPECT_EQ(peekOutputFrameHeader(encodeFrame(errorFrame("no")), kMaxFramePostAuth, h), OutputPeek::Other);
+  EXPECT_EQ(peekOutputFrameHeader(encodeFrame(errorFrame("no")), kMaxFramePostAuth, h), DataPeek::Other);
   // An Output with empty data (proto3 writes no data field).
   Frame empty;
   empty.mutable_output()->set_exec_id(1);
   empty.mutable_output()->set_stream(rxpb::v1::STREAM_STDOUT);
-  EXPECT_EQ(peekOutputFrameHeader(encodeFrame(empty), kMaxFramePostAuth, h), OutputPeek::Other);
+  EXPECT_EQ(peekOutputFrameHeader(encodeFrame(empty), kMaxFramePostAuth, h), DataPeek::Other);
   // Fields in another order, or something after the data.
   const std::string data_first = std::string("\x42\x06\x1a\x02ok\x08\x01", 8);
   EXPECT_EQ(peekOutputFrameHeader(varint(data_first.size()) + data_first, kMaxFramePostAuth, h),
-            OutputPeek::Other);
+            DataPeek::Other);
   const std::string data_then_id = std::string("\x42\x07\x08\x01\x1a\x01o\x08\x01", 9);
   EXPECT_EQ(peekOutputFrameHeader(varint(data_then_id.size()) + data_then_id, kMaxFramePostAuth, h),
-            OutputPeek::Other);
+            DataPeek::Other);
   // Too large, and a length prefix that never ends.
   std::string wire;
   appendOutputFrame(wire, 1, rxpb::v1::STREAM_STDOUT, std::string(100, 'd'));
-  EXPECT_EQ(peekOutputFrameHeader(wire, 50, h), OutputPeek::Other);
+  EXPECT_EQ(peekOutputFrameHeader(wire, 50, h), DataPeek::Other);
   EXPECT_EQ(frameSizeIfKnown(wire, 50), 0u);
-  EXPECT_EQ(peekOutputFrameHeader(std::string(6, '\xff'), kMaxFramePostAuth, h), OutputPeek::Other);
+  EXPECT_EQ(peekOutputFrameHeader(std::string(6, '\xff'), kMaxFramePostAuth, h), DataPeek::Other);
   EXPECT_EQ(frameSizeIfKnown(std::string(6, '\xff'), kMaxFramePostAuth), 0u);
   EXPECT_EQ(frameSizeIfKnown(std::string(2, '\xff'), kMaxFramePostAuth), 0u);
+}
+
+TEST(FrameCodec, PeekFindsTheHeaderOfEveryStdinFrameAndMatchesTheParser) {
+  for (const size_t size : {size_t{1}, size_t{127}, size_t{128}, size_t{16384}, size_t{512 * 1024}}) {
+    for (const uint32_t id : {0u, 1u, 300u, 0xffffffffu}) {
+      std::string wire;
+      appendStdinFrame(wire, id, std::string(size, 'i'));
+      Frame f;
+      f.mutable_stdin_data()->set_exec_id(id);
+      f.mutable_stdin_data()->set_data(std::string(size, 'i'));
+      ASSERT_EQ(wire, encodeFrame(f));
+      DataFrameHeader h;
+      ASSERT_EQ(peekStdinFrameHeader(wire, kMaxFramePostAuth, h), DataPeek::Data);
+      EXPECT_EQ(h.header_size, wire.size() - size);
+      EXPECT_EQ(h.data_size, size);
+      EXPECT_EQ(h.exec_id, id);
+      for (size_t cut = 0; cut < h.header_size; ++cut)
+        EXPECT_EQ(peekStdinFrameHeader(std::string_view(wire).substr(0, cut), kMaxFramePostAuth, h),
+                  DataPeek::NeedMore)
+            << "cut " << cut;
+      // An Output frame is not a StdinData frame, nor the other way round.
+      EXPECT_EQ(peekOutputFrameHeader(wire, kMaxFramePostAuth, h), DataPeek::Other);
+      std::string output;
+      appendOutputFrame(output, id, rxpb::v1::STREAM_STDOUT, std::string(size, 'o'));
+      EXPECT_EQ(peekStdinFrameHeader(output, kMaxFramePostAuth, h), DataPeek::Other);
+    }
+  }
+  DataFrameHeader h;
+  Frame empty;
+  empty.mutable_stdin_data()->set_exec_id(1);
+  EXPECT_EQ(peekStdinFrameHeader(encodeFrame(empty), kMaxFramePostAuth, h), DataPeek::Other);
+  // StdinData { data = "ok"; exec_id = 1 }: another field order.
+  const std::string data_first = std::string("\x2a\x06\x12\x02ok\x08\x01", 8);
+  EXPECT_EQ(peekStdinFrameHeader(varint(data_first.size()) + data_first, kMaxFramePostAuth, h),
+            DataPeek::Other);
 }
 
 }  // namespace

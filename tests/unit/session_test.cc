@@ -77,7 +77,10 @@ class FakeJob : public JobHandle {
   int pid() const override { return pid_; }
   void signalGroup(int signo) override { signals.push_back(signo); }
   void terminate() override { ++terminated; }
-  void writeStdin(std::string data) override { stdin_data += data; }
+  void writeStdin(std::string_view data) override {
+    stdin_data += data;
+    ++stdin_writes;
+  }
   void closeStdin() override { stdin_closed = true; }
   size_t stdinQueued() const override { return stdin_queued; }
   void pauseOutput() override { paused = true; }
@@ -89,6 +92,7 @@ class FakeJob : public JobHandle {
   std::vector<TerminalSize> sizes;
   int terminated = 0;
   std::string stdin_data;
+  size_t stdin_writes = 0;
   bool stdin_closed = false;
   size_t stdin_queued = 0;
   bool paused = false;
@@ -670,6 +674,107 @@ TEST_F(SessionTest, StdinDataAndCloseReachTheJob) {
   session_->onBytes(chunk);
   EXPECT_EQ(job->stdin_data, "abcdef");
   EXPECT_TRUE(job->stdin_closed);
+}
+
+Frame stdinFrame(uint32_t exec_id, std::string data) {
+  Frame f;
+  f.mutable_stdin_data()->set_exec_id(exec_id);
+  f.mutable_stdin_data()->set_data(std::move(data));
+  return f;
+}
+
+// A frame's data that reads cut in two reaches the job in one write, once it is all there.
+TEST_F(SessionTest, StdinDataCutByReadsReachesTheJobInOneWrite) {
+  FakeJob* job = authenticateAndExec(execWithStdin(1, {"cat"}));
+  ASSERT_NE(job, nullptr);
+  const std::string data(300000, 'x');
+  const std::string chunk = encodeFrame(stdinFrame(1, data)) + encodeFrame(stdinFrame(1, "yz"));
+  const size_t third = chunk.size() / 3;
+  session_->onBytes(std::string_view(chunk).substr(0, third));
+  EXPECT_EQ(job->stdin_writes, 0u);
+  session_->onBytes(std::string_view(chunk).substr(third, third));
+  EXPECT_EQ(job->stdin_writes, 0u);
+  session_->onBytes(std::string_view(chunk).substr(2 * third));
+  EXPECT_EQ(job->stdin_data, data + "yz");
+  EXPECT_EQ(job->stdin_writes, 2u);
+  EXPECT_FALSE(host_.closed);
+}
+
+TEST_F(SessionTest, StdinFramesCutAtEveryByteArriveWholeAndInOrder) {
+  FakeJob* job = authenticateAndExec(execWithStdin(1, {"cat"}));
+  ASSERT_NE(job, nullptr);
+  // Two StdinData frames (one with a two-byte data length) around a Signal frame, the stream
+  // cut in two at every position in turn, then fed a byte at a time.
+  Frame sig;
+  sig.mutable_signal()->set_exec_id(1);
+  sig.mutable_signal()->set_name("INT");
+  std::string chunk = encodeFrame(stdinFrame(1, "first"));
+  appendFrame(chunk, sig);
+  appendFrame(chunk, stdinFrame(1, std::string(200, 's')));
+  const std::string once = "first" + std::string(200, 's');
+  std::string expected;
+  size_t rounds = 0;
+  for (size_t cut = 0; cut <= chunk.size(); ++cut, ++rounds) {
+    session_->onBytes(std::string_view(chunk).substr(0, cut));
+    session_->onBytes(std::string_view(chunk).substr(cut));
+    expected += once;
+    ASSERT_EQ(job->stdin_data, expected) << "cut at " << cut;
+  }
+  for (char c : chunk) session_->onBytes(std::string_view(&c, 1));
+  expected += once;
+  ++rounds;
+  EXPECT_EQ(job->stdin_data, expected);
+  EXPECT_EQ(job->signals.size(), rounds);
+  EXPECT_FALSE(host_.closed);
+}
+
+TEST_F(SessionTest, StdinDataInAnotherFieldOrderStillReachesTheJob) {
+  FakeJob* job = authenticateAndExec(execWithStdin(1, {"cat"}));
+  ASSERT_NE(job, nullptr);
+  // StdinData { data = "abc"; exec_id = 1 }: valid protobuf, but not the shape that is streamed,
+  // so it goes through the parser whole.
+  const std::string inner = std::string("\x12\x03") + "abc" + std::string("\x08\x01");
+  const std::string payload = std::string("\x2a") + static_cast<char>(inner.size()) + inner;
+  const std::string chunk = static_cast<char>(payload.size()) + payload;
+  Frame parsed;
+  ASSERT_TRUE(parsed.ParseFromString(payload));
+  ASSERT_TRUE(parsed.has_stdin_data());
+  session_->onBytes(chunk);
+  EXPECT_EQ(job->stdin_data, "abc");
+  EXPECT_FALSE(host_.closed);
+}
+
+TEST_F(SessionTest, StreamedStdinForAnUnknownOrClosedJobIsDroppedAndTheNextFrameStillRead) {
+  FakeJob* job = authenticateAndExec(execFrame(1, {"true"}));  // stdin is /dev/null
+  ASSERT_NE(job, nullptr);
+  std::string chunk = encodeFrame(stdinFrame(7, std::string(1000, 'u')));
+  appendFrame(chunk, stdinFrame(1, std::string(1000, 'n')));
+  Frame sig;
+  sig.mutable_signal()->set_exec_id(1);
+  sig.mutable_signal()->set_name("TERM");
+  appendFrame(chunk, sig);
+  session_->onBytes(chunk);
+  EXPECT_EQ(job->stdin_data, "");
+  EXPECT_EQ(job->signals, (std::vector<int>{SIGTERM}));
+  EXPECT_FALSE(host_.closed);
+}
+
+TEST_F(SessionTest, StdinFrameOverTheLimitIsAnErrorAndNothingOfItIsPassedOn) {
+  FakeJob* job = authenticateAndExec(execWithStdin(1, {"cat"}));
+  ASSERT_NE(job, nullptr);
+  const std::string chunk = encodeFrame(stdinFrame(1, std::string(kMaxFramePostAuth, 'o')));
+  session_->onBytes(std::string_view(chunk).substr(0, 100000));
+  EXPECT_EQ(job->stdin_data, "");
+  EXPECT_TRUE(host_.closed);
+  ASSERT_FALSE(host_.frames.empty());
+  EXPECT_TRUE(host_.frames.back().has_error());
+}
+
+TEST_F(SessionTest, StdinDataBeforeAuthIsAProtocolError) {
+  session_->start();
+  session_->onBytes(encodeFrame(stdinFrame(1, "early")));
+  EXPECT_TRUE(host_.closed);
+  EXPECT_TRUE(launcher_.specs.empty());
 }
 
 TEST_F(SessionTest, FullStdinQueueStopsReadingUntilDrained) {

@@ -27,69 +27,10 @@ void ClientSession::onBytes(std::string_view bytes) {
     fail("protocol error: data before the secure channel was set up");
     return;
   }
-  // Output data goes to the host straight from `bytes` as it arrives, since a 512 KiB frame spans
-  // reads: only what a read cuts in two of a frame header or of another (small) frame is gathered
-  // in pending_. Collecting each whole frame and then having protobuf copy the data out of it
-  // were two copies of every byte of output, about a tenth of rexec's CPU on a stream.
-  while (state_ != State::Done && !bytes.empty()) {
-    if (output_left_ > 0) {
-      const std::string_view part = bytes.substr(0, std::min<uint64_t>(output_left_, bytes.size()));
-      bytes.remove_prefix(part.size());
-      output_left_ -= part.size();
-      host_.onOutput(output_stream_, part);
-      continue;
-    }
-    if (pending_.empty()) {
-      const size_t used = takeUnit(bytes);
-      if (used == 0) {
-        if (state_ != State::Done) pending_.assign(bytes);
-        return;
-      }
-      bytes.remove_prefix(used);
-      continue;
-    }
-    // Grow pending_ to exactly the cut header (a byte at a time: its size shows only at its end)
-    // or the cut frame, so that it never holds the start of the next one.
-    const size_t frame_size = frameSizeIfKnown(pending_, kMaxFramePostAuth);
-    DataFrameHeader unused;
-    const bool header_cut = state_ == State::Running &&
-                            peekOutputFrameHeader(pending_, kMaxFramePostAuth, unused) == DataPeek::NeedMore;
-    const size_t want = header_cut || frame_size <= pending_.size() ? 1 : frame_size - pending_.size();
-    const size_t take = std::min(want, bytes.size());
-    pending_.append(bytes.substr(0, take));
-    bytes.remove_prefix(take);
-    const size_t used = takeUnit(pending_);
-    if (used > 0) pending_.erase(0, used);
-  }
+  reader_.feed(bytes, *this);
 }
 
-size_t ClientSession::takeUnit(std::string_view in) {
-  if (state_ == State::Running) {
-    DataFrameHeader h;
-    switch (peekOutputFrameHeader(in, kMaxFramePostAuth, h)) {
-      case DataPeek::Data:
-        return startOutput(h) ? h.header_size : 0;
-      case DataPeek::NeedMore:
-        return 0;
-      case DataPeek::Other:
-        break;
-    }
-  }
-  Frame frame;
-  size_t consumed = 0;
-  std::string error;
-  switch (parseFrameAt(in, kMaxFramePostAuth, frame, consumed, error)) {
-    case FrameDecoder::Result::NeedMore:
-      return 0;
-    case FrameDecoder::Result::Error:
-      fail("protocol error from the server: " + error);
-      return 0;
-    case FrameDecoder::Result::Frame:
-      break;
-  }
-  dispatch(frame);
-  return consumed;
-}
+void ClientSession::onError(const std::string& error) { fail("protocol error from the server: " + error); }
 
 bool ClientSession::countOutput(uint32_t exec_id, uint32_t stream, size_t size) {
   if (exec_id != kExecId) {
@@ -107,10 +48,9 @@ bool ClientSession::countOutput(uint32_t exec_id, uint32_t stream, size_t size) 
   return true;
 }
 
-bool ClientSession::startOutput(const DataFrameHeader& h) {
+bool ClientSession::onDataHeader(const DataFrameHeader& h) {
   if (!countOutput(h.exec_id, h.stream, h.data_size)) return false;
   output_stream_ = static_cast<rxpb::v1::Stream>(h.stream);
-  output_left_ = h.data_size;
   return true;
 }
 

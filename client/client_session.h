@@ -8,8 +8,10 @@
 #include <string_view>
 #include <vector>
 
+#include "common/data_frame_reader.h"
 #include "common/frame_codec.h"
 #include "common/key_file.h"
+#include "common/limits.h"
 #include "common/pty_request.h"
 
 namespace rx {
@@ -45,7 +47,7 @@ class ClientSessionHost {
   virtual void onFailure(const std::string& message) = 0;
 };
 
-class ClientSession {
+class ClientSession : private DataFrameReader::Sink {
  public:
   static constexpr uint32_t kExecId = 1;
 
@@ -77,11 +79,17 @@ class ClientSession {
 
  private:
   enum class State { AwaitChallenge, AwaitAuthResult, Running, Done };
+  // DataFrameReader::Sink: Output data goes to the host as it arrives (see DataFrameReader);
+  // other frames go to dispatch().
+  bool reading() const override { return state_ != State::Done; }
+  size_t maxPayload() const override { return kMaxFramePostAuth; }
+  bool streamingData() const override { return state_ == State::Running; }
+  bool onDataHeader(const DataFrameHeader& header) override;
+  void onData(std::string_view part, bool) override { host_.onOutput(output_stream_, part); }
+  void onFrame(rxpb::v1::Frame& frame) override { dispatch(frame); }
+  void onError(const std::string& error) override;
+
   void dispatch(const rxpb::v1::Frame& frame);
-  // Acts on the header or frame at the front of `in`: the bytes it took, or 0 if `in` ends
-  // inside it (or it failed the session).
-  size_t takeUnit(std::string_view in);
-  bool startOutput(const DataFrameHeader& header);
   // Checks an Output's command and stream and counts its bytes; false failed the session.
   bool countOutput(uint32_t exec_id, uint32_t stream, size_t size);
   void fail(const std::string& message);
@@ -91,10 +99,8 @@ class ClientSession {
   ExecParams params_;
   ClientSessionHost& host_;
   State state_ = State::AwaitChallenge;
-  // The start of a frame (or of an Output frame's header) that a read cut; see onBytes().
-  std::string pending_;
-  // Inside an Output frame's data: how much of it is still to come, and for which stream.
-  uint64_t output_left_ = 0;
+  DataFrameReader reader_{peekOutputFrameHeader};
+  // The stream of the Output frame being read.
   rxpb::v1::Stream output_stream_ = rxpb::v1::STREAM_STDOUT;
   std::string server_nonce_;
   std::string client_nonce_;

@@ -85,6 +85,7 @@ Session::Session(const SessionConfig& config, Launcher& launcher, SessionHost& h
       host_(host),
       peer_(std::move(peer)),
       peer_address_(peer_address),
+      reader_(peekStdinFrameHeader),
       channel_binding_(std::move(channel_binding)) {}
 
 Session::~Session() { terminateAll("connection closed"); }
@@ -103,84 +104,35 @@ void Session::start() {
 void Session::onBytes(std::string_view bytes) {
   if (state_ == State::Closing) return;
   in_dispatch_ = true;
-  // StdinData frames are not collected whole and then parsed: their header is read as it
-  // arrives, and the data is gathered alone (or, when one read holds all of it, written to the
-  // job straight from `bytes`). That is one copy of every byte of stdin instead of two (the frame
-  // buffer, then protobuf's string). The data still goes to the child's pipe one frame at a time:
-  // writing each read's part as it came was more pipe writes and wake-ups of the command, and
-  // slower. 1 GiB into `cat >/dev/null`, medians of 15 alternating runs: 1158 -> 1076 ms, and
-  // 2.00 -> 1.86 s of CPU on both cores. Only what a read cuts in two of a frame header or of
-  // another (small) frame is gathered in pending_.
-  while (state_ != State::Closing && !bytes.empty()) {
-    if (stdin_left_ > 0) {
-      const std::string_view part = bytes.substr(0, std::min<uint64_t>(stdin_left_, bytes.size()));
-      bytes.remove_prefix(part.size());
-      stdin_left_ -= part.size();
-      if (stdin_left_ == 0 && stdin_frame_.empty()) {
-        deliverStdin(stdin_exec_id_, part);
-      } else {
-        stdin_frame_ += part;
-        if (stdin_left_ == 0) {
-          deliverStdin(stdin_exec_id_, stdin_frame_);
-          stdin_frame_.clear();
-        }
-      }
-      continue;
-    }
-    if (pending_.empty()) {
-      const size_t used = takeUnit(bytes);
-      if (used == 0) {
-        if (state_ != State::Closing) pending_.assign(bytes);
-        break;
-      }
-      bytes.remove_prefix(used);
-      continue;
-    }
-    // Grow pending_ to exactly the cut header (a byte at a time: its size shows only at its end)
-    // or the cut frame, so that it never holds the start of the next one.
-    const size_t frame_size = frameSizeIfKnown(pending_, max_payload_);
-    DataFrameHeader unused;
-    const bool header_cut = state_ == State::Authenticated &&
-                            peekStdinFrameHeader(pending_, max_payload_, unused) == DataPeek::NeedMore;
-    const size_t want = header_cut || frame_size <= pending_.size() ? 1 : frame_size - pending_.size();
-    const size_t take = std::min(want, bytes.size());
-    pending_.append(bytes.substr(0, take));
-    bytes.remove_prefix(take);
-    const size_t used = takeUnit(pending_);
-    if (used > 0) pending_.erase(0, used);
-  }
+  reader_.feed(bytes, *this);
   in_dispatch_ = false;
   flush();
 }
 
-size_t Session::takeUnit(std::string_view in) {
-  if (state_ == State::Authenticated) {
-    DataFrameHeader h;
-    switch (peekStdinFrameHeader(in, max_payload_, h)) {
-      case DataPeek::Data:
-        stdin_exec_id_ = h.exec_id;
-        stdin_left_ = h.data_size;
-        return h.header_size;
-      case DataPeek::NeedMore:
-        return 0;
-      case DataPeek::Other:
-        break;
-    }
+size_t Session::maxPayload() const {
+  return state_ == State::AwaitAuth ? kMaxFramePreAuth : kMaxFramePostAuth;
+}
+
+bool Session::onDataHeader(const DataFrameHeader& header) {
+  stdin_exec_id_ = header.exec_id;
+  return true;
+}
+
+void Session::onData(std::string_view part, bool last) {
+  // A StdinData frame's data goes to the child's pipe one frame at a time: straight from the read
+  // when one read holds all of it, else gathered here (one copy; the frame buffer and protobuf's
+  // string were two). Writing each read's part as it came was more pipe writes and wake-ups of
+  // the command, and slower. 1 GiB into `cat >/dev/null`, medians of 15 alternating runs:
+  // 1158 -> 1076 ms, and 2.00 -> 1.86 s of CPU on both cores.
+  if (last && stdin_frame_.empty()) {
+    deliverStdin(stdin_exec_id_, part);
+    return;
   }
-  Frame frame;
-  size_t consumed = 0;
-  std::string error;
-  switch (parseFrameAt(in, max_payload_, frame, consumed, error)) {
-    case FrameDecoder::Result::NeedMore:
-      return 0;
-    case FrameDecoder::Result::Error:
-      protocolError(error);
-      return 0;
-    case FrameDecoder::Result::Frame:
-      break;
+  stdin_frame_ += part;
+  if (last) {
+    deliverStdin(stdin_exec_id_, stdin_frame_);
+    stdin_frame_.clear();
   }
-  dispatch(frame);
-  return consumed;
 }
 
 void Session::deliverStdin(uint32_t exec_id, std::string_view data) {
@@ -204,7 +156,7 @@ void Session::dispatch(Frame& frame) {
     case Frame::kExecRequest:
       handleExec(frame.exec_request());
       break;
-    case Frame::kStdinData:  // one that takeUnit() did not stream (another field order, or empty)
+    case Frame::kStdinData:  // one that reader_ did not stream (another field order, or empty)
       deliverStdin(frame.stdin_data().exec_id(), frame.stdin_data().data());
       break;
     case Frame::kStdinClose: {
@@ -299,7 +251,6 @@ void Session::handleAuth(const rxpb::v1::AuthResponse& auth) {
   features_ = auth.features();
   state_ = State::Authenticated;
   host_.onAuthenticated();
-  max_payload_ = kMaxFramePostAuth;
   Frame f;
   f.mutable_auth_result()->set_ok(true);
   f.mutable_auth_result()->set_server_proof(serverProof(*key, in));

@@ -11,10 +11,10 @@
 #include <string>
 #include <string_view>
 
+#include "common/data_frame_reader.h"
 #include "common/frame_codec.h"
 #include "common/ip_address.h"
 #include "common/key_options.h"
-#include "common/limits.h"
 #include "daemon/launcher.h"
 #include "daemon/session_config.h"
 
@@ -38,7 +38,7 @@ class SessionHost {
   virtual void onAuthenticationFailed() {}
 };
 
-class Session final : public JobObserver {
+class Session final : public JobObserver, private DataFrameReader::Sink {
  public:
   // `peer` names the client in logs; `peer_address` is its address for the keys' from= rules
   // (nullopt when unknown: then no key with from= is accepted, so a caller that does not pass it
@@ -83,10 +83,16 @@ class Session final : public JobObserver {
     bool pty;         // runs on a terminal: WindowChange applies
   };
 
-  // Takes the frame's payload where it can (stdin data moves to the job, uncopied).
-  // The frame (or StdinData header) at the front of `in`, handled; returns the bytes it took, 0
-  // if `in` holds none whole (or on a protocol error).
-  size_t takeUnit(std::string_view in);
+  // DataFrameReader::Sink: StdinData is streamed once authenticated; other frames go to
+  // dispatch().
+  bool reading() const override { return state_ != State::Closing; }
+  size_t maxPayload() const override;
+  bool streamingData() const override { return state_ == State::Authenticated; }
+  bool onDataHeader(const DataFrameHeader& header) override;
+  void onData(std::string_view part, bool last) override;
+  void onFrame(rxpb::v1::Frame& frame) override { dispatch(frame); }
+  void onError(const std::string& error) override { protocolError(error); }
+
   void dispatch(rxpb::v1::Frame& frame);
   void deliverStdin(uint32_t exec_id, std::string_view data);
   void handleAuth(const rxpb::v1::AuthResponse& auth);
@@ -110,12 +116,8 @@ class Session final : public JobObserver {
   std::string peer_;
   std::optional<IpAddress> peer_address_;
   State state_ = State::AwaitAuth;
-  // Frames are read as in ClientSession::onBytes: pending_ holds only a frame (or a StdinData
-  // header) that a read cut in two; stdin_left_ bytes of the current StdinData frame's data are
-  // still to come, for stdin_exec_id_, and stdin_frame_ gathers the data a read cut in two.
-  size_t max_payload_ = kMaxFramePreAuth;
-  std::string pending_;
-  uint64_t stdin_left_ = 0;
+  DataFrameReader reader_;
+  // The StdinData frame being read: its command, and its data that reads cut in two.
   uint32_t stdin_exec_id_ = 0;
   std::string stdin_frame_;
   std::string channel_binding_;

@@ -74,6 +74,9 @@ class ClientSession : private DataFrameReader::Sink {
   // Known once the request is sent.
   bool ptyActive() const { return pty_active_; }
 
+  // How much of the Output frame being read is certainly still to come (see ReceiveLowWater).
+  uint64_t outputStillComing() const { return reader_.dataLeft(); }
+
   bool requestSent() const { return state_ >= State::AwaitAuthResult; }
   bool done() const { return state_ == State::Done; }
 

@@ -138,6 +138,7 @@ void ExecClient::onConnected(int status) {
   }
   connected_ = true;
   configureTcp(&tcp_);
+  if (uv_os_fd_t fd; uv_fileno(reinterpret_cast<uv_handle_t*>(&tcp_), &fd) == 0) low_water_.attach(fd);
   tls_ = std::make_unique<TlsEngine>(tls_ctx_, TlsEngine::Role::Client);
   if (Status s = tls_->start(); !s) {
     fail(s.message());
@@ -212,6 +213,8 @@ void ExecClient::onSocketRead(ssize_t nread, const uv_buf_t* buf) {
   }
   batched_.clear();
   flushTls();
+  // Inside a big Output frame, be woken only once more of it is in (see ReceiveLowWater).
+  if (!finished_) low_water_.set(receiveLowWater(session_.outputStillComing(), tls_->heldCiphertextBound()));
 }
 
 void ExecClient::flushTls() {

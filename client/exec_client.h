@@ -12,6 +12,7 @@
 #include "client/exec_observer.h"
 #include "client/known_hosts.h"
 #include "common/net_address.h"
+#include "common/receive_low_water.h"
 #include "common/tls_engine.h"
 
 namespace rx {
@@ -104,6 +105,7 @@ class ExecClient final : public ClientSessionHost {
   size_t socket_queued_ = 0;
   bool output_paused_ = false;
   std::unique_ptr<char[]> read_buffer_;
+  ReceiveLowWater low_water_;
   std::string plain_;  // decrypted bytes of one read; its capacity is kept between reads
 
   bool finished_ = false;

@@ -44,6 +44,8 @@ class DataFrameReader {
   explicit DataFrameReader(Peek peek) : peek_(peek) {}
 
   void feed(std::string_view bytes, Sink& sink);
+  // Inside a data frame: how much of its data is still to come (0 between frames).
+  uint64_t dataLeft() const { return data_left_; }
 
  private:
   // The header or frame at the front of `in`, given to the sink: the bytes it took, or 0 if `in`

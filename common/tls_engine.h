@@ -62,6 +62,10 @@ class TlsEngine {
   std::string_view pendingOutput() const;
   void consumeOutput(size_t n);
 
+  // At most how many ciphertext bytes fed in are not decrypted yet: part of one record in
+  // OpenSSL's buffer (read-ahead is off, so never more than one) and what it has not read.
+  size_t heldCiphertextBound() const { return kMaxRecord + (in_.size() - in_pos_); }
+
   bool handshakeDone() const { return handshake_done_; }
   // Application bytes may be written: the handshake is done, or (server) the server's Finished
   // is out and the client's is awaited. TLS 1.3 lets a server send then ("0.5-RTT data", RFC 8446
@@ -82,6 +86,10 @@ class TlsEngine {
   Status driveHandshake();
   Status readRecords(std::string& plain);
   friend struct EngineBio;
+
+  // The largest TLS 1.3 record on the wire: 5 bytes of header, 2^14 of data and up to 256 more
+  // (RFC 8446 section 5.2).
+  static constexpr size_t kMaxRecord = 5 + 16384 + 256;
 
   SSL* ssl_;
   // Ciphertext OpenSSL has not read yet: what was left of earlier feeds (a partial record) in

@@ -40,6 +40,8 @@ Connection* Connection::accept(Server& server, uv_stream_t* listener) {
   }
   conn->admitted_ = true;
   configureTcp(&conn->tcp_);
+  if (uv_os_fd_t fd; uv_fileno(reinterpret_cast<uv_handle_t*>(&conn->tcp_), &fd) == 0)
+    conn->low_water_.attach(fd);
   conn->tls_ = std::make_unique<TlsEngine>(server.tlsContext(), TlsEngine::Role::Server);
   log::debug("{}: connected", conn->peer_);
   uv_timer_start(
@@ -204,7 +206,11 @@ void Connection::onRead(ssize_t nread, const uv_buf_t* buf) {
     if (tls_->peerClosed() && !closing_) {
       log::debug("{}: closed by the client", peer_);
       close();
+      return;
     }
+    // Inside a big StdinData frame, be woken only once more of it is in (see ReceiveLowWater).
+    if (session_ && !closing_)
+      low_water_.set(receiveLowWater(session_->stdinStillComing(), tls_->heldCiphertextBound()));
     return;
   }
   if (nread == 0) return;

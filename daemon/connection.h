@@ -14,6 +14,7 @@
 #include <string>
 
 #include "common/ip_address.h"
+#include "common/receive_low_water.h"
 #include "common/tls_engine.h"
 #include "daemon/session.h"
 #include "daemon/source_address.h"
@@ -66,6 +67,7 @@ class Connection final : public SessionHost {
   int open_handles_ = 0;
   SourceAddress source_;
   std::unique_ptr<TlsEngine> tls_;
+  ReceiveLowWater low_water_;
   // Created when the server's handshake flight is out (it sends the challenge at once), and
   // given the channel binding once the handshake is complete (channel_bound_).
   std::unique_ptr<Session> session_;

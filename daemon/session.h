@@ -66,6 +66,8 @@ class Session final : public JobObserver, private DataFrameReader::Sink {
   void shutdown();
 
   bool authenticated() const { return state_ == State::Authenticated; }
+  // How much of the StdinData frame being read is certainly still to come (see ReceiveLowWater).
+  uint64_t stdinStillComing() const { return reader_.dataLeft(); }
   size_t jobCount() const { return jobs_.size(); }
   const std::string& keyId() const { return key_id_; }
 

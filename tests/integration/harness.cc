@@ -111,6 +111,8 @@ std::string sha256Hex(const std::string& data) {
 Subprocess::Subprocess(std::vector<std::string> argv, Options options) : options_(std::move(options)) {
   int in[2], out[2], err[2];
   makePipe(in);
+  if (options_.stdin_pipe_size > 0 && fcntl(in[1], F_SETPIPE_SZ, options_.stdin_pipe_size) < 0)
+    throw std::runtime_error(std::string("F_SETPIPE_SZ: ") + std::strerror(errno));
   makePipe(out);
   makePipe(err);
   makePipe(wake_fd_);

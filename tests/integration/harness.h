@@ -29,6 +29,7 @@ class Subprocess {
     bool keep_stdin_open = false;  // leave stdin open until closeStdin()
     bool pause_stdout = false;     // do not read stdout until resumeStdout()
     bool hash_stdout = false;      // keep only a SHA-256 and a count of stdout, not the bytes
+    int stdin_pipe_size = 0;       // F_SETPIPE_SZ for the stdin pipe (0: the kernel's 64 KiB)
   };
   struct Result {
     int exit_code = -1;   // WEXITSTATUS, or -1 when killed by a signal

@@ -6,6 +6,7 @@
 #include <random>
 
 #include "tests/integration/fixture.h"
+#include "tests/integration/proxy.h"
 
 namespace rxtest {
 namespace {
@@ -95,6 +96,62 @@ TEST_F(StreamTest, OutputArrivesLiveBeforeTheCommandEnds) {
   auto r = p.wait();
   EXPECT_EQ(r.out, "first\nsecond\n");
   EXPECT_EQ(r.err, "err-first\n");
+}
+
+// Inside a big frame each end asks its kernel to wake it only once more of the frame is there
+// (SO_RCVLOWAT, common/receive_low_water.h). The end of every frame must still be read at once:
+// here nothing more comes until the test has seen it. The bytes go through a proxy, which passes
+// them on in pieces of at most 64 KiB, so that reads end inside frames (on a direct loopback
+// connection a fast sender fills whole reads); 8 MB, so that the kernel's receive window has
+// grown past the mark (on a young connection a small window wakes the reader whatever the mark).
+// The exact bound is checked in memory by ReceiveLowWater.NeverWaitsPastTheEndOfTheFrameBeingRead;
+// here a mark set too high shows as a hang in some runs, not all.
+class LowWaterTest : public StreamTest {
+ protected:
+  std::vector<std::string> viaProxy(const TcpProxy& proxy, const std::vector<std::string>& command) {
+    writeFile(dir_.file("kh-proxy"),
+              "[127.0.0.1]:" + std::to_string(proxy.port()) + " " + daemon_->fingerprint() + "\n");
+    std::vector<std::string> argv = {rexecPath(),
+                                     "-i",
+                                     key_,
+                                     "--known-hosts",
+                                     dir_.file("kh-proxy"),
+                                     "127.0.0.1:" + std::to_string(proxy.port()),
+                                     "--"};
+    argv.insert(argv.end(), command.begin(), command.end());
+    return argv;
+  }
+};
+
+TEST_F(LowWaterTest, BigOutputArrivesWholeWhileTheCommandWaits) {
+  TcpProxy proxy(daemon_->port(), [](Direction, uint64_t, std::string&) { return true; });
+  Subprocess::Options o;
+  o.keep_stdin_open = true;
+  Subprocess p(
+      viaProxy(proxy, {"sh", "-c", "head -c 8000000 /dev/zero; echo end-of-block; read x; echo after"}), o);
+  ASSERT_TRUE(p.waitForStdout("end-of-block\n"));
+  p.closeStdin();
+  auto r = p.wait();
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  const std::string tail = "end-of-block\nafter\n";
+  EXPECT_EQ(r.out.size(), 8000000 + tail.size());
+  EXPECT_EQ(r.out.find_first_not_of('\0'), 8000000u);
+  EXPECT_EQ(r.out.substr(8000000), tail);
+}
+
+TEST_F(LowWaterTest, BigStdinArrivesWholeWhileOurStdinStaysOpen) {
+  TcpProxy proxy(daemon_->port(), [](Direction, uint64_t, std::string&) { return true; });
+  Subprocess::Options o;
+  o.keep_stdin_open = true;
+  o.stdin_pipe_size = 1 << 20;  // so that rexec reads, and sends, chunks of 512 KiB
+  o.stdin_data = randomData(8000000, 3);
+  Subprocess p(viaProxy(proxy, {"sh", "-c", "head -c 8000000 | sha256sum; cat >/dev/null; echo eof"}), o);
+  const std::string sum = sha256Hex(o.stdin_data);
+  ASSERT_TRUE(p.waitForStdout(sum));
+  p.closeStdin();
+  auto r = p.wait();
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, sum + "  -\neof\n");
 }
 
 TEST_F(StreamTest, BrokenLocalPipeGivesTheRemoteSigpipe) {

@@ -3,44 +3,14 @@
 #include "common/tls_engine.h"
 
 #include <gtest/gtest.h>
-#include <openssl/evp.h>
+
+#include "tests/unit/tls_pair.h"
 
 namespace rx {
 namespace {
 
-PkeyPtr newEd25519() { return PkeyPtr(EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519")); }
-
-struct Pair {
-  PkeyPtr host_key = newEd25519();
-  SslCtxPtr server_ctx, client_ctx;
-  std::unique_ptr<TlsEngine> client, server;
-  std::string client_plain, server_plain;
-
-  Pair() {
-    EXPECT_TRUE(makeServerTlsContext(host_key.get(), server_ctx));
-    EXPECT_TRUE(makeClientTlsContext(client_ctx));
-    client = std::make_unique<TlsEngine>(client_ctx.get(), TlsEngine::Role::Client);
-    server = std::make_unique<TlsEngine>(server_ctx.get(), TlsEngine::Role::Server);
-  }
-  // Moves bytes both ways until neither side has anything to say.
-  Status pump() {
-    for (int i = 0; i < 20; ++i) {
-      const std::string c2s = client->takeOutput();
-      const std::string s2c = server->takeOutput();
-      if (c2s.empty() && s2c.empty()) return Status::Ok();
-      if (Status s = server->feed(c2s, server_plain); !s) return s;
-      if (Status s = client->feed(s2c, client_plain); !s) return s;
-    }
-    return Status::Error("pump did not settle");
-  }
-  Status handshake() {
-    if (Status s = client->start(); !s) return s;
-    return pump();
-  }
-};
-
 TEST(TlsEngine, HandshakeIsTls13) {
-  Pair p;
+  TlsPair p;
   ASSERT_TRUE(p.handshake());
   EXPECT_TRUE(p.client->handshakeDone());
   EXPECT_TRUE(p.server->handshakeDone());
@@ -48,14 +18,14 @@ TEST(TlsEngine, HandshakeIsTls13) {
 }
 
 TEST(TlsEngine, ServerSendsNoSessionTicketsAfterTheHandshake) {
-  Pair p;
+  TlsPair p;
   ASSERT_TRUE(p.handshake());
   EXPECT_FALSE(p.server->hasOutput());
   EXPECT_FALSE(p.client->hasOutput());
 }
 
 TEST(TlsEngine, ClientSeesThePinnableHostKey) {
-  Pair p;
+  TlsPair p;
   ASSERT_TRUE(p.handshake());
   EXPECT_EQ(p.client->peerKeyFingerprint(), keyFingerprint(p.host_key.get()));
   EXPECT_EQ(p.client->peerKeyFingerprint().rfind("SHA256:", 0), 0u);
@@ -63,7 +33,7 @@ TEST(TlsEngine, ClientSeesThePinnableHostKey) {
 }
 
 TEST(TlsEngine, ChannelBindingMatchesOnBothEndsAndDiffersPerConnection) {
-  Pair a, b;
+  TlsPair a, b;
   ASSERT_TRUE(a.handshake());
   ASSERT_TRUE(b.handshake());
   EXPECT_EQ(a.client->channelBinding().size(), 32u);
@@ -72,13 +42,13 @@ TEST(TlsEngine, ChannelBindingMatchesOnBothEndsAndDiffersPerConnection) {
 }
 
 TEST(TlsEngine, NoChannelBindingBeforeTheHandshake) {
-  Pair p;
+  TlsPair p;
   EXPECT_EQ(p.client->channelBinding(), "");
   EXPECT_FALSE(p.client->write("too early"));
 }
 
 TEST(TlsEngine, ServerWritesRightAfterItsFlightAndTheClientGetsItWithTheHandshake) {
-  Pair p;
+  TlsPair p;
   ASSERT_TRUE(p.client->start());
   EXPECT_FALSE(p.server->canWrite());
   ASSERT_TRUE(p.server->feed(p.client->takeOutput(), p.server_plain));  // the ClientHello
@@ -98,7 +68,7 @@ TEST(TlsEngine, ServerWritesRightAfterItsFlightAndTheClientGetsItWithTheHandshak
 }
 
 TEST(TlsEngine, DataBothWaysByteExact) {
-  Pair p;
+  TlsPair p;
   ASSERT_TRUE(p.handshake());
   std::string big(1 << 20, '\0');
   for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>(i * 7 + (i >> 9));
@@ -110,7 +80,7 @@ TEST(TlsEngine, DataBothWaysByteExact) {
 }
 
 TEST(TlsEngine, FlippedBitIsFatal) {
-  Pair p;
+  TlsPair p;
   ASSERT_TRUE(p.handshake());
   ASSERT_TRUE(p.client->write("run: true"));
   std::string wire = p.client->takeOutput();
@@ -122,12 +92,12 @@ TEST(TlsEngine, FlippedBitIsFatal) {
 }
 
 TEST(TlsEngine, GarbageInsteadOfAClientHelloIsFatal) {
-  Pair p;
+  TlsPair p;
   EXPECT_FALSE(p.server->feed("GET / HTTP/1.1\r\n\r\n", p.server_plain));
 }
 
 TEST(TlsEngine, Tls12ClientIsRefused) {
-  Pair p;
+  TlsPair p;
   SslCtxPtr old(SSL_CTX_new(TLS_client_method()));
   SSL_CTX_set_max_proto_version(old.get(), TLS1_2_VERSION);
   p.client = std::make_unique<TlsEngine>(old.get(), TlsEngine::Role::Client);
@@ -136,7 +106,7 @@ TEST(TlsEngine, Tls12ClientIsRefused) {
 }
 
 TEST(TlsEngine, CloseNotifyIsSeen) {
-  Pair p;
+  TlsPair p;
   ASSERT_TRUE(p.handshake());
   p.server->shutdown();
   ASSERT_TRUE(p.pump());
@@ -144,7 +114,7 @@ TEST(TlsEngine, CloseNotifyIsSeen) {
 }
 
 TEST(TlsEngine, DataIsByteByByteSafe) {
-  Pair p;
+  TlsPair p;
   ASSERT_TRUE(p.client->start());
   // Deliver the server's handshake flight one byte at a time.
   const std::string hello = p.client->takeOutput();
@@ -159,7 +129,7 @@ TEST(TlsEngine, DataIsByteByByteSafe) {
 TEST(TlsEngine, RecordsSplitAcrossFeedsOfUnevenSizes) {
   // Reads from a socket end anywhere in a record: the engine keeps the partial record and
   // continues it with the next read.
-  Pair p;
+  TlsPair p;
   ASSERT_TRUE(p.handshake());
   std::string big(3 << 20, '\0');
   for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>(i * 13 + (i >> 11));
@@ -177,7 +147,7 @@ TEST(TlsEngine, RecordsSplitAcrossFeedsOfUnevenSizes) {
 }
 
 TEST(TlsEngine, OutputTakenInPlaceInParts) {
-  Pair p;
+  TlsPair p;
   ASSERT_TRUE(p.handshake());
   ASSERT_TRUE(p.client->write(std::string(100000, 'x')));
   std::string wire;

@@ -247,12 +247,9 @@ void ExecClient::send(std::string_view bytes, std::string_view then) {
     batched_ += then;
     return;
   }
-  for (std::string_view part : {bytes, then}) {
-    if (part.empty()) continue;
-    if (Status s = tls_->write(part); !s) {
-      fail(s.message());
-      return;
-    }
+  if (Status s = tls_->write(bytes, then); !s) {
+    fail(s.message());
+    return;
   }
   flushTls();
 }

@@ -176,10 +176,6 @@ struct HeaderReader {
   }
 };
 
-}  // namespace
-
-namespace {
-
 // Frame { <frame_field> { exec_id = 1; [stream = 2;] <data_field> = data } } at the front of `in`
 // (stream_field 0: the message has none), read as appendDataFrameHeader() writes it.
 DataPeek peekDataFrameHeader(std::string_view in, size_t max_payload, int frame_field, int stream_field,

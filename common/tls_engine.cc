@@ -268,6 +268,14 @@ Status TlsEngine::write(std::string_view plain) {
   return Status::Ok();
 }
 
+Status TlsEngine::write(std::string_view plain, std::string_view then) {
+  for (std::string_view part : {plain, then}) {
+    if (part.empty()) continue;
+    if (Status s = write(part); !s) return s;
+  }
+  return Status::Ok();
+}
+
 void TlsEngine::shutdown() {
   if (!failed_ && handshake_done_) SSL_shutdown(ssl_);
 }

@@ -49,6 +49,9 @@ class TlsEngine {
   Status feed(std::string_view ciphertext, std::string& plain);
   // Application bytes to encrypt; fails unless canWrite().
   Status write(std::string_view plain);
+  // `plain`, then `then` (a frame's header and its data, written without first joining them);
+  // an empty part is skipped.
+  Status write(std::string_view plain, std::string_view then);
   // Starts the handshake (client) or does nothing (server waits for the ClientHello).
   Status start();
   // Sends close_notify.

@@ -221,13 +221,10 @@ void Connection::onRead(ssize_t nread, const uv_buf_t* buf) {
 
 void Connection::send(std::string_view bytes, std::string_view then) {
   if (closing_ || (bytes.empty() && then.empty())) return;
-  for (std::string_view part : {bytes, then}) {
-    if (part.empty()) continue;
-    if (Status s = tls_->write(part); !s) {
-      log::warning("{}: {}", peer_, s.message());
-      close();
-      return;
-    }
+  if (Status s = tls_->write(bytes, then); !s) {
+    log::warning("{}: {}", peer_, s.message());
+    close();
+    return;
   }
   flushTls();
 }

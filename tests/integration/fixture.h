@@ -37,20 +37,34 @@ class RexecTest : public ::testing::Test {
   }
   virtual Daemon::Options daemonOptions() { return {}; }
 
-  // rexec -i KEY [client_opts...] 127.0.0.1:PORT -- command...
+  // rexec -i KEY --known-hosts FILE [client_opts...] 127.0.0.1:PORT -- command...
   std::vector<std::string> rexec(const std::vector<std::string>& command,
                                  const std::vector<std::string>& client_opts = {}) const {
-    std::vector<std::string> argv = client();
-    argv.insert(argv.end(), client_opts.begin(), client_opts.end());
-    argv.push_back(daemon_->target());
-    argv.push_back("--");
-    argv.insert(argv.end(), command.begin(), command.end());
-    return argv;
+    return rexecArgv(knownHosts(), daemon_->target(), command, client_opts);
+  }
+  // The same through a proxy on 127.0.0.1:`port` that leads to the daemon: the daemon's key is
+  // pinned for that port in a known_hosts file of its own (kh-proxy).
+  std::vector<std::string> rexecVia(uint16_t port, const std::vector<std::string>& command,
+                                    const std::vector<std::string>& client_opts = {}) const {
+    const std::string kh = dir_.file("kh-proxy");
+    writeFile(kh, "[127.0.0.1]:" + std::to_string(port) + " " + daemon_->fingerprint() + "\n");
+    return rexecArgv(kh, "127.0.0.1:" + std::to_string(port), command, client_opts);
   }
   Subprocess::Result runRemote(const std::vector<std::string>& command,
                                const std::vector<std::string>& client_opts = {},
                                Subprocess::Options options = {}) const {
     return run(rexec(command, client_opts), std::move(options));
+  }
+
+  std::vector<std::string> rexecArgv(const std::string& known_hosts, const std::string& target,
+                                     const std::vector<std::string>& command,
+                                     const std::vector<std::string>& client_opts) const {
+    std::vector<std::string> argv = {rexecPath(), "-i", key_, "--known-hosts", known_hosts};
+    argv.insert(argv.end(), client_opts.begin(), client_opts.end());
+    argv.push_back(target);
+    argv.push_back("--");
+    argv.insert(argv.end(), command.begin(), command.end());
+    return argv;
   }
 
   TempDir dir_;

@@ -106,29 +106,15 @@ TEST_F(StreamTest, OutputArrivesLiveBeforeTheCommandEnds) {
 // grown past the mark (on a young connection a small window wakes the reader whatever the mark).
 // The exact bound is checked in memory by ReceiveLowWater.NeverWaitsPastTheEndOfTheFrameBeingRead;
 // here a mark set too high shows as a hang in some runs, not all.
-class LowWaterTest : public StreamTest {
- protected:
-  std::vector<std::string> viaProxy(const TcpProxy& proxy, const std::vector<std::string>& command) {
-    writeFile(dir_.file("kh-proxy"),
-              "[127.0.0.1]:" + std::to_string(proxy.port()) + " " + daemon_->fingerprint() + "\n");
-    std::vector<std::string> argv = {rexecPath(),
-                                     "-i",
-                                     key_,
-                                     "--known-hosts",
-                                     dir_.file("kh-proxy"),
-                                     "127.0.0.1:" + std::to_string(proxy.port()),
-                                     "--"};
-    argv.insert(argv.end(), command.begin(), command.end());
-    return argv;
-  }
-};
+using LowWaterTest = StreamTest;
 
 TEST_F(LowWaterTest, BigOutputArrivesWholeWhileTheCommandWaits) {
   TcpProxy proxy(daemon_->port(), [](Direction, uint64_t, std::string&) { return true; });
   Subprocess::Options o;
   o.keep_stdin_open = true;
-  Subprocess p(
-      viaProxy(proxy, {"sh", "-c", "head -c 8000000 /dev/zero; echo end-of-block; read x; echo after"}), o);
+  Subprocess p(rexecVia(proxy.port(),
+                        {"sh", "-c", "head -c 8000000 /dev/zero; echo end-of-block; read x; echo after"}),
+               o);
   ASSERT_TRUE(p.waitForStdout("end-of-block\n"));
   p.closeStdin();
   auto r = p.wait();
@@ -145,7 +131,8 @@ TEST_F(LowWaterTest, BigStdinArrivesWholeWhileOurStdinStaysOpen) {
   o.keep_stdin_open = true;
   o.stdin_pipe_size = 1 << 20;  // so that rexec reads, and sends, chunks of 512 KiB
   o.stdin_data = randomData(8000000, 3);
-  Subprocess p(viaProxy(proxy, {"sh", "-c", "head -c 8000000 | sha256sum; cat >/dev/null; echo eof"}), o);
+  Subprocess p(rexecVia(proxy.port(), {"sh", "-c", "head -c 8000000 | sha256sum; cat >/dev/null; echo eof"}),
+               o);
   const std::string sum = sha256Hex(o.stdin_data);
   ASSERT_TRUE(p.waitForStdout(sum));
   p.closeStdin();

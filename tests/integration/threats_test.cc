@@ -48,11 +48,7 @@ void flipAfterHandshake(ThreatTest& t, Direction which, const std::vector<std::s
     }
     return true;
   });
-  const std::string label = "[127.0.0.1]:" + std::to_string(proxy.port());
-  writeFile(t.dir_.file("kh-proxy"), label + " " + t.daemon_->fingerprint() + "\n");
-  auto r = run(concat({rexecPath(), "-i", t.key_, "--known-hosts", t.dir_.file("kh-proxy"),
-                       "127.0.0.1:" + std::to_string(proxy.port())},
-                      command));
+  auto r = run(t.rexecVia(proxy.port(), command));
   EXPECT_TRUE(flipped);
   EXPECT_EQ(r.exit_code, 255) << r.err;
   if (expect_marker_absent) {
@@ -86,13 +82,9 @@ TEST_F(ThreatTest, Row2FlippedByteInTheMiddleOfOutputIsNeverSuccess) {
     }
     return true;
   });
-  writeFile(dir_.file("kh-proxy"),
-            "[127.0.0.1]:" + std::to_string(proxy.port()) + " " + daemon_->fingerprint() + "\n");
   Subprocess::Options o;
   o.hash_stdout = true;
-  auto r = run({rexecPath(), "-i", key_, "--known-hosts", dir_.file("kh-proxy"), "-n",
-                "127.0.0.1:" + std::to_string(proxy.port()), "head", "-c", "4000000", "/dev/zero"},
-               o);
+  auto r = run(rexecVia(proxy.port(), {"head", "-c", "4000000", "/dev/zero"}, {"-n"}), o);
   EXPECT_TRUE(flipped);
   EXPECT_EQ(r.exit_code, 255) << r.err;
   EXPECT_LT(r.out_bytes, 4000000u);
@@ -166,13 +158,9 @@ TEST_F(ThreatTest, Row15ConnectionCutMidOutputIsNeverSuccess) {
   TcpProxy proxy(daemon_->port(), [](Direction d, uint64_t offset, std::string&) {
     return !(d == Direction::ToClient && offset > 300000);
   });
-  writeFile(dir_.file("kh-proxy"),
-            "[127.0.0.1]:" + std::to_string(proxy.port()) + " " + daemon_->fingerprint() + "\n");
   Subprocess::Options o;
   o.hash_stdout = true;
-  auto r = run({rexecPath(), "-i", key_, "--known-hosts", dir_.file("kh-proxy"), "-n",
-                "127.0.0.1:" + std::to_string(proxy.port()), "head", "-c", "10000000", "/dev/zero"},
-               o);
+  auto r = run(rexecVia(proxy.port(), {"head", "-c", "10000000", "/dev/zero"}, {"-n"}), o);
   EXPECT_EQ(r.exit_code, 255) << r.err;
   EXPECT_NE(r.err.find("connection lost before the command finished"), std::string::npos) << r.err;
   EXPECT_LT(r.out_bytes, 10000000u);

@@ -1,7 +1,6 @@
 #include "common/tls_engine.h"
 
 #include <openssl/bio.h>
-#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
@@ -13,20 +12,10 @@
 #include "common/auth_proof.h"
 #include "common/crypto_library.h"
 #include "common/encoding.h"
+#include "common/openssl_errors.h"
 
 namespace rx {
 namespace {
-
-std::string opensslErrors() {
-  std::string out;
-  while (unsigned long e = ERR_get_error()) {
-    char buf[256];
-    ERR_error_string_n(e, buf, sizeof buf);
-    if (!out.empty()) out += "; ";
-    out += buf;
-  }
-  return out.empty() ? "unknown OpenSSL error" : out;
-}
 
 Status commonContext(SSL_CTX* ctx) {
   if (SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION) != 1 ||

@@ -3,7 +3,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "tests/integration/fixture.h"
+#include "tests/integration/proxy.h"
 
 namespace rxtest {
 namespace {
@@ -133,6 +136,22 @@ TEST_F(ExecTest, ConnectionRefusedIs255) {
   auto r = run(concat(client(), {"127.0.0.1:1", "true"}));
   EXPECT_EQ(r.exit_code, 255);
   EXPECT_NE(r.err.find("rexec: 127.0.0.1: cannot connect"), std::string::npos) << r.err;
+}
+
+TEST_F(ExecTest, NotATlsServerIsOneClearLineInWords) {
+  // An SSH server's banner where the TLS ServerHello should be. The client loads OpenSSL's error
+  // text only on the error path (common/openssl_errors.h); the line must still say what failed
+  // in words, not "lib(20)::reason(267)".
+  TcpProxy ssh_like(daemon_->port(), [](Direction d, uint64_t, std::string& chunk) {
+    if (d == Direction::ToClient) chunk = "SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n";
+    return true;
+  });
+  auto r = run(rexecVia(ssh_like.port(), {"true"}));
+  EXPECT_EQ(r.exit_code, 255);
+  EXPECT_NE(r.err.find("TLS handshake failed: error:0A00010B:SSL routines::wrong version number"),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
 }
 
 TEST_F(ExecTest, KeyFileReadableByOthersIsRefused) {

@@ -24,8 +24,10 @@ Mapping mappingOf(const void* addr) {
   bool inside = false;
   std::string line;
   while (std::getline(in, line)) {
+    // A mapping's entry starts with its address range; none of its field lines ("Size:",
+    // "AnonHugePages:"...) reads as one.
     unsigned long begin = 0, end = 0;
-    if (std::sscanf(line.c_str(), "%lx-%lx ", &begin, &end) == 2 && line.find(':') > line.find(' ')) {
+    if (std::sscanf(line.c_str(), "%lx-%lx ", &begin, &end) == 2) {
       inside = begin <= a && a < end;
       if (inside) m.found = true;
       continue;

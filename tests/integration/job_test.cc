@@ -128,10 +128,10 @@ TEST_F(JobTest, TerminateKillsTheGroupAfterTheGrace) {
   runUntil([&] { return rec.result.has_value(); });
   ASSERT_TRUE(rec.result);
   EXPECT_EQ(rec.result->signaled().name(), "KILL");
-  // Members may linger as zombies until init reaps them; none may still be running.
-  for (const auto& proc : rxtest::processes())
-    EXPECT_FALSE(proc.pgid == pgid && proc.state != 'Z')
-        << "still running: " << proc.pid << " " << proc.cmdline;
+  // Members may linger as zombies until init reaps them, and a killed member may still be dying
+  // for a moment after the shell's end was reported (its cmdline already gone, not yet a zombie:
+  // 2 runs in 30 failed on that here); waitGroupGone waits for those. None may keep running.
+  EXPECT_TRUE(rxtest::waitGroupGone(pgid)) << "members of the group still alive";
 }
 
 }  // namespace

@@ -35,8 +35,12 @@ Status commonContext(SSL_CTX* ctx) {
           ctx, "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256") != 1)
     return Status::Error("cannot set the TLS 1.3 cipher suites: " + opensslErrors());
   SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_PRIORITIZE_CHACHA);
-  // Large writes go out as few, full records.
-  SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  // Large writes go out as few, full records. OpenSSL frees its two record buffers (16 KiB and
+  // more each) whenever they are empty: an idle authenticated connection cost rexecd 32 KiB
+  // with them and 16 KiB without (2,000 held, VmRSS), and streams measured no slower (2 GiB of
+  // stdout and 1 GiB of stdin, 7 runs each taken in turn).
+  SSL_CTX_set_mode(
+      ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
   return Status::Ok();
 }
 
@@ -284,6 +288,17 @@ void TlsEngine::consumeOutput(size_t n) {
   if (out_pos_ == out_.size()) {
     out_.clear();
     out_pos_ = 0;
+  }
+}
+
+void TlsEngine::releaseIdleBuffers() {
+  if (out_pos_ == out_.size()) {
+    std::string().swap(out_);
+    out_pos_ = 0;
+  }
+  if (in_pos_ == in_.size()) {
+    std::string().swap(in_);
+    in_pos_ = 0;
   }
 }
 

@@ -64,6 +64,9 @@ class TlsEngine {
   // on this engine.
   std::string_view pendingOutput() const;
   void consumeOutput(size_t n);
+  // Between commands: frees the buffers a stream left behind (their capacity is otherwise kept,
+  // so that a stream allocates nothing), unless they still hold bytes.
+  void releaseIdleBuffers();
 
   // At most how many ciphertext bytes fed in are not decrypted yet: part of one record in
   // OpenSSL's buffer (read-ahead is off, so never more than one) and what it has not read.
@@ -100,7 +103,8 @@ class TlsEngine {
   std::string_view borrowed_;
   std::string in_;
   size_t in_pos_ = 0;
-  // Records not yet taken, from `out_pos_`. Capacities are kept, so a stream allocates nothing.
+  // Records not yet taken, from `out_pos_`. Capacities are kept, so a stream allocates nothing
+  // (until releaseIdleBuffers()).
   std::string out_;
   size_t out_pos_ = 0;
   bool handshake_done_ = false;

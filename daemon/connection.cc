@@ -86,6 +86,12 @@ void Connection::onAuthenticated() {
 
 void Connection::onAuthenticationFailed() { server_.onAuthenticationFailed(source_, peer_); }
 
+// A session that waits for its next command keeps its connection, and a daemon may hold
+// thousands of those: the TLS buffers a 512 KiB output chunk grew to (about 550 KB) go back.
+void Connection::onIdle() {
+  if (tls_) tls_->releaseIdleBuffers();
+}
+
 uint64_t Connection::bytesWritten() const {
   return enqueued_total_ - uv_stream_get_write_queue_size(reinterpret_cast<const uv_stream_t*>(&tcp_));
 }

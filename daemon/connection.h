@@ -40,6 +40,7 @@ class Connection final : public SessionHost {
   void closeAfterFlush() override;
   void onAuthenticated() override;
   void onAuthenticationFailed() override;
+  void onIdle() override;
 
  private:
   explicit Connection(Server& server);

@@ -528,8 +528,11 @@ void Session::flush(std::string_view then) {
   if (out_.empty()) return;
   host_.send(out_, then);
   out_.clear();
-  // Keep the buffer for the next chunk while commands stream; an idle connection holds none.
-  if (jobs_.empty() && out_.capacity() > kIdleBufferCapacity) out_.shrink_to_fit();
+  // Keep the buffers for the next chunk while commands stream; an idle connection holds none.
+  if (jobs_.empty()) {
+    if (out_.capacity() > kIdleBufferCapacity) out_.shrink_to_fit();
+    host_.onIdle();
+  }
   if (!output_paused_ && host_.queuedBytes() > config_.write_high_water) {
     log::debug("{}: client is slow, pausing command output ({} bytes queued)", peer_, host_.queuedBytes());
     output_paused_ = true;

@@ -36,6 +36,9 @@ class SessionHost {
   // The client's authentication failed (called before the session answers it, so whatever the
   // failure costs its source is in force by the time the client learns of it).
   virtual void onAuthenticationFailed() {}
+  // No command is running any more, and everything queued has been sent: the moment to give
+  // back what a stream made the connection's buffers grow to.
+  virtual void onIdle() {}
 };
 
 class Session final : public JobObserver, private DataFrameReader::Sink {

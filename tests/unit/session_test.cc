@@ -55,6 +55,7 @@ class FakeHost : public SessionHost {
     ++failed_calls;
     frames_at_auth_callback = frames.size();
   }
+  void onIdle() override { frames_at_idle.push_back(frames.size()); }
 
   std::vector<Frame> frames;
   size_t bytes_sent = 0;
@@ -64,6 +65,7 @@ class FakeHost : public SessionHost {
   size_t frames_before_close = 0;
   int authenticated_calls = 0;
   int failed_calls = 0;
+  std::vector<size_t> frames_at_idle;  // frames sent when each onIdle() came
   size_t frames_at_auth_callback = 0;  // frames sent when either auth callback ran
 
  private:
@@ -502,6 +504,33 @@ TEST_F(SessionTest, JobOutputAndResultReachTheClientInOrder) {
   EXPECT_EQ(host_.frames[3].exec_result().stderr_bytes(), 4u);
   EXPECT_EQ(session_->jobCount(), 0u);
   EXPECT_FALSE(host_.closed);
+}
+
+TEST_F(SessionTest, TheHostHearsTheSessionIsIdleOnlyOnceTheLastResultIsSent) {
+  client_features_ |= rxpb::v1::FEATURE_MULTI_EXEC;  // two commands at once
+  FakeJob* first = authenticateAndExec(execFrame(3, {"true"}));
+  ASSERT_NE(first, nullptr);
+  session_->onBytes(encodeFrame(execFrame(4, {"true"})));
+  ASSERT_EQ(launcher_.observers.size(), 2u);
+  FakeJob* second = launcher_.jobs[1].get();
+  host_.frames.clear();
+  host_.frames_at_idle.clear();
+  JobObserver* observer = launcher_.observers[0];
+  // Output while commands run, and the end of one of two: the buffers are still in use.
+  observer->onJobOutput(*first, rxpb::v1::STREAM_STDOUT, std::string(512 * 1024, 'x'));
+  rxpb::v1::ExecResult result;
+  result.set_exec_id(3);
+  result.set_exit_code(0);
+  result.set_stdout_bytes(512 * 1024);
+  observer->onJobFinished(*first, result);
+  EXPECT_TRUE(host_.frames_at_idle.empty());
+  // The last one ends: idle, after its result went out.
+  result.set_exec_id(4);
+  result.set_stdout_bytes(0);
+  launcher_.observers[1]->onJobFinished(*second, result);
+  ASSERT_EQ(host_.frames.size(), 3u);
+  ASSERT_TRUE(host_.frames[2].has_exec_result());
+  EXPECT_EQ(host_.frames_at_idle, std::vector<size_t>{3});
 }
 
 TEST_F(SessionTest, ShellModeRunsBinShDashC) {

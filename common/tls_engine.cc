@@ -292,7 +292,7 @@ void TlsEngine::consumeOutput(size_t n) {
 }
 
 void TlsEngine::releaseIdleBuffers() {
-  if (out_pos_ == out_.size()) {
+  if (!hasOutput()) {
     std::string().swap(out_);
     out_pos_ = 0;
   }

@@ -87,7 +87,7 @@ void Connection::onAuthenticated() {
 void Connection::onAuthenticationFailed() { server_.onAuthenticationFailed(source_, peer_); }
 
 // A session that waits for its next command keeps its connection, and a daemon may hold
-// thousands of those: the TLS buffers a 512 KiB output chunk grew to (about 550 KB) go back.
+// thousands of those: the TLS buffers a 512 KiB output chunk grew to (about 540 KB) go back.
 void Connection::onIdle() {
   if (tls_) tls_->releaseIdleBuffers();
 }

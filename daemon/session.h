@@ -36,8 +36,8 @@ class SessionHost {
   // The client's authentication failed (called before the session answers it, so whatever the
   // failure costs its source is in force by the time the client learns of it).
   virtual void onAuthenticationFailed() {}
-  // No command is running any more, and everything queued has been sent: the moment to give
-  // back what a stream made the connection's buffers grow to.
+  // No command is running any more, and everything the session had queued has been handed to
+  // send(): the moment to give back what a stream made the connection's buffers grow to.
   virtual void onIdle() {}
 };
 

@@ -121,7 +121,7 @@ void appendStdinFrame(std::string& out, uint32_t exec_id, std::string_view data)
                   rxpb::v1::StdinData::kDataFieldNumber, data);
 }
 
-void appendFrame(std::string& out, const rxpb::v1::Frame& frame) {
+void appendFrame(std::string& out, const google::protobuf::MessageLite& frame) {
   const size_t size = frame.ByteSizeLong();
   appendVarint(out, size);
   const size_t start = out.size();
@@ -129,7 +129,7 @@ void appendFrame(std::string& out, const rxpb::v1::Frame& frame) {
   frame.SerializeWithCachedSizesToArray(reinterpret_cast<uint8_t*>(out.data() + start));
 }
 
-std::string encodeFrame(const rxpb::v1::Frame& frame) {
+std::string encodeFrame(const google::protobuf::MessageLite& frame) {
   std::string out;
   appendFrame(out, frame);
   return out;

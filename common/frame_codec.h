@@ -26,9 +26,9 @@ struct Decoded {
 Decoded decodeFrame(std::string_view in, size_t max_payload);
 
 // Appends the length prefix and the serialized frame to `out` (so several frames batch into one
-// write).
-void appendFrame(std::string& out, const rxpb::v1::Frame& frame);
-std::string encodeFrame(const rxpb::v1::Frame& frame);
+// write). Any message: rexecd and its spawn helper frame theirs the same way (proto/spawn.proto).
+void appendFrame(std::string& out, const google::protobuf::MessageLite& frame);
+std::string encodeFrame(const google::protobuf::MessageLite& frame);
 
 // The bulk frames, encoded by hand straight from the caller's bytes: the same wire bytes as
 // appendFrame() with a Frame holding Output / StdinData, without first copying `data` into a

@@ -121,9 +121,6 @@ int Job::spawn() {
   std::vector<char*> argv;
   for (auto& a : spec_.argv) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
-  std::vector<char*> env;
-  for (auto& e : spec_.env) env.push_back(const_cast<char*>(e.c_str()));
-  env.push_back(nullptr);
 
   uv_stdio_container_t stdio[3];
   int pty_slave = -1;
@@ -154,37 +151,40 @@ int Job::spawn() {
     stdio[2].data.fd = theirs[2];
   }
 
-  uv_process_options_t options{};
-  options.exit_cb = [](uv_process_t* p, int64_t status, int sig) {
-    static_cast<Job*>(p->data)->onExit(status, sig);
-  };
-  options.file = argv[0];
-  options.args = argv.data();
-  options.env = env.data();
-  options.cwd = spec_.cwd.empty() ? nullptr : spec_.cwd.c_str();
-  // Detached: setsid() in the child, so the job is its own process group and signals to the
-  // group reach every grandchild it starts.
-  options.flags = UV_PROCESS_DETACHED;
+  // The spawn helper runs uv_spawn with these (see daemon/spawner.h for why not rexecd itself).
+  rxpb::v1::SpawnRequest request;
+  for (char* a : argv)
+    if (a) request.add_argv(a);
+  for (const auto& e : spec_.env) request.add_env(e);
+  request.set_cwd(spec_.cwd);
   if (spec_.credentials) {
     // See Credentials in launcher.h: this also drops every supplementary group.
-    options.uid = spec_.credentials->uid;
-    options.gid = spec_.credentials->gid;
-    options.flags |= UV_PROCESS_SETUID | UV_PROCESS_SETGID;
+    request.set_set_user(true);
+    request.set_uid(spec_.credentials->uid);
+    request.set_gid(spec_.credentials->gid);
   }
-  options.stdio_count = 3;
-  options.stdio = stdio;
-
-  process_.data = this;
-  // uv_spawn initialises the handle even when it fails, and it must be closed either way.
-  err = uv_spawn(loop, &process_, &options);
-  process_initialised_ = true;
+  std::vector<int> fds;  // each descriptor once (a terminal's slave is all three)
+  for (const auto& io : stdio) {
+    int index = -1;
+    if (io.flags == UV_INHERIT_FD) {
+      for (size_t i = 0; i < fds.size(); ++i)
+        if (fds[i] == io.data.fd) index = static_cast<int>(i);
+      if (index < 0) {
+        index = static_cast<int>(fds.size());
+        fds.push_back(io.data.fd);
+      }
+    }
+    request.add_stdio(index);
+  }
+  request.set_fd_count(static_cast<uint32_t>(fds.size()));
+  int pid = 0;
+  err = launcher_.spawner_.spawn(request, fds, this, pid);
   // Only the child (and whatever it starts) may hold the slave: the master reads EIO when the
   // last of them is gone.
   if (pty_slave >= 0) ::close(pty_slave);
-  ++open_handles_;
   closeTheirs();  // the child has its copies (or never started)
   if (err != 0) return err;
-  pid_ = process_.pid;
+  pid_ = pid;
 
   // Not zero-filled (make_unique<char[]> would): that touched all 64 pages of it for every
   // command, 262 k of the daemon's 4.8 M instructions per `true`.
@@ -261,6 +261,21 @@ void Job::onExit(int64_t exit_status, int term_signal) {
     closeHandle(reinterpret_cast<uv_handle_t*>(&stdin_.handle));
   }
   maybeFinish();
+}
+
+void Job::onSpawnLost() {
+  // The spawn helper died: this child's exit status will never come. Nothing of the group may
+  // run on untracked, and the client must not take this for an outcome.
+  signalGroup(SIGKILL);
+  if (JobObserver* observer = observer_) {
+    observer_ = nullptr;
+    observer->onJobLost(*this, fmt::format("the daemon lost track of command {} (its spawn helper died); its "
+                                           "process group was killed and its exit status is unknown",
+                                           spec_.exec_id));
+  }
+  // No observer is left to report to: this only lets the job finish and free itself once its
+  // pipes are done.
+  onExit(-1, SIGKILL);
 }
 
 void Job::armDrainGrace(Grace what, uint64_t ms) {
@@ -446,7 +461,6 @@ void Job::closeAll() {
   }
   closeHandle(reinterpret_cast<uv_handle_t*>(&timeout_timer_));
   closeHandle(reinterpret_cast<uv_handle_t*>(&grace_timer_));
-  if (process_initialised_) closeHandle(reinterpret_cast<uv_handle_t*>(&process_));
 }
 
 void Job::onHandleClosed() {

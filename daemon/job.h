@@ -1,5 +1,6 @@
 #pragma once
-// One command: a uv_process_t in its own process group plus its stdio pipes and timers.
+// One command: a child process in its own process group (started by the spawn helper,
+// daemon/spawner.h) plus its stdio pipes and timers.
 //
 // Life cycle (STYLE.md 5): the result is reported only after the exit callback AND end of file on
 // both stdout and stderr, in whatever order they arrive. A grandchild that keeps a pipe open
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include "daemon/launcher.h"
+#include "daemon/spawner.h"
 
 namespace rx {
 
@@ -21,23 +23,35 @@ class Job;
 
 class UvLauncher final : public Launcher {
  public:
-  explicit UvLauncher(uv_loop_t* loop) : loop_(loop) {}
-  // The rexecd binary that runs pty jobs in its --pty-exec mode (daemon/pty.h): by default the
-  // running program itself; tests that link the launcher name the real rexecd.
-  void setPtyHelper(std::string path) { pty_helper_ = std::move(path); }
+  explicit UvLauncher(uv_loop_t* loop) : loop_(loop), spawner_(loop, kSelf) {}
+  // The rexecd binary, for its --spawn-helper and --pty-exec modes (daemon/spawn_helper.h,
+  // daemon/pty.h): by default the running program itself; tests that link the launcher name the
+  // real rexecd.
+  void setDaemonBinary(const std::string& path) {
+    pty_helper_ = path;
+    spawner_.setHelperBinary(path);
+  }
+  // Starts the spawn helper now rather than with the first command. Returns 0 or a libuv error.
+  int startHelper() { return spawner_.start(); }
+  // The daemon is done: the spawn helper exits.
+  void close() { spawner_.close(); }
   JobHandle* start(const JobSpec& spec, JobObserver* observer, StartError& error) override;
   size_t liveJobs() const override { return jobs_.size(); }
   // Last resort at the shutdown deadline: KILL every job's process group.
   void killAll();
+  // For tests: the spawn helper's pid (0: none running).
+  int helperPid() const { return spawner_.helperPid(); }
 
  private:
   friend class Job;
+  static constexpr const char* kSelf = "/proc/self/exe";
   uv_loop_t* loop_;
-  std::string pty_helper_ = "/proc/self/exe";
+  std::string pty_helper_ = kSelf;
+  Spawner spawner_;
   std::set<Job*> jobs_;
 };
 
-class Job final : public JobHandle {
+class Job final : public JobHandle, private SpawnWatcher {
  public:
   uint32_t execId() const override { return spec_.exec_id; }
   int pid() const override { return pid_; }
@@ -79,6 +93,9 @@ class Job final : public JobHandle {
   void onRead(Pipe& pipe, ssize_t nread, const uv_buf_t* buf);
   void finishPipe(Pipe& pipe);
   void onExit(int64_t exit_status, int term_signal);
+  // SpawnWatcher
+  void onSpawnExit(int64_t exit_status, int term_signal) override { onExit(exit_status, term_signal); }
+  void onSpawnLost() override;
   void onGraceTimer();
   void onTimeout();
   void armGrace(Grace what, uint64_t ms);
@@ -92,14 +109,12 @@ class Job final : public JobHandle {
   UvLauncher& launcher_;
   JobSpec spec_;
   JobObserver* observer_;
-  uv_process_t process_{};
   Pipe stdin_, stdout_, stderr_;
   uv_timer_t timeout_timer_{};
   uv_timer_t grace_timer_{};
   int open_handles_ = 0;
   int pid_ = 0;
   int pty_master_ = -1;  // pty jobs: the master, owned by stdout_'s handle
-  bool process_initialised_ = false;
   bool exited_ = false;
   bool timed_out_ = false;
   bool terminating_ = false;

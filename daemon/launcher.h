@@ -17,7 +17,8 @@ namespace rx {
 
 // Who a job runs as, when not as the daemon itself (key option user=).
 //
-// The real launcher passes this to uv_spawn as uid/gid with UV_PROCESS_SETUID|UV_PROCESS_SETGID.
+// The real launcher has its spawn helper pass this to uv_spawn as uid/gid with
+// UV_PROCESS_SETUID|UV_PROCESS_SETGID.
 // In the child libuv then calls setgroups(0, NULL) before setgid() and setuid(), which means the
 // command has NO supplementary groups: only `gid`, the primary group of the passwd entry. Unlike
 // a login (initgroups), membership in other groups (say `adm` or `docker`) does not apply to it,
@@ -66,6 +67,9 @@ class JobObserver {
   // result has exec_id, outcome, byte counts and wall time filled in. The handle must not be
   // used after this returns.
   virtual void onJobFinished(JobHandle& job, const rxpb::v1::ExecResult& result) = 0;
+  // Last call for this job instead of onJobFinished: the daemon can no longer know its outcome
+  // (`why`, one line). Its process group was killed. The handle must not be used after this.
+  virtual void onJobLost(JobHandle& job, const std::string& why) = 0;
 };
 
 class JobHandle {

@@ -22,6 +22,7 @@
 #include "daemon/server.h"
 #include "daemon/service_manager.h"
 #include "daemon/settings.h"
+#include "daemon/spawn_helper.h"
 
 namespace {
 
@@ -173,6 +174,12 @@ int run(int argc, char** argv) {
   rx::ServiceManager service(loop);
   raiseDescriptorLimit(settings.limits.admission.max_connections);
   rx::Server server(loop, std::move(config), settings.limits, std::move(tls));
+  // Before the listening sockets exist, so the helper has none of them; after the descriptor limit
+  // was raised, which commands inherit through it.
+  if (const int err = server.startSpawnHelper(); err != 0) {
+    printProblems({fmt::format("cannot start the spawn helper: {}", uv_strerror(err))});
+    return 2;
+  }
   const std::vector<int> inherited = rx::ServiceManager::inheritedListeners();
   const rx::Status listening = inherited.empty() ? server.listen(loaded.addresses) : server.adopt(inherited);
   if (!listening) {
@@ -227,6 +234,8 @@ int run(int argc, char** argv) {
 int main(int argc, char** argv) {
   // The child side of a pty job (daemon/pty.h), before anything of the daemon is set up.
   if (argc >= 2 && std::strcmp(argv[1], rx::kPtyExecFlag) == 0) return rx::ptyExecMain(argc, argv);
+  // The process that starts every command (daemon/spawner.h), likewise.
+  if (argc == 2 && std::strcmp(argv[1], rx::kSpawnHelperFlag) == 0) return rx::spawnHelperMain();
   try {
     return run(argc, argv);
   } catch (const std::exception& e) {

@@ -231,6 +231,7 @@ void Server::checkStopped() {
   const bool done = connections_.empty() && launcher_.liveJobs() == 0;
   if (!done && uv_now(loop_) < stop_deadline_ms_) return;
   if (!done) forceStop();
+  launcher_.close();  // the spawn helper exits
   if (on_stopped_) {
     auto cb = std::move(on_stopped_);
     on_stopped_ = nullptr;

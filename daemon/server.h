@@ -52,6 +52,9 @@ class Server {
 
   uv_loop_t* loop() const { return loop_; }
   Launcher& launcher() { return launcher_; }
+  // Start-up: the process that starts every command (daemon/spawner.h). Returns 0 or a libuv
+  // error.
+  int startSpawnHelper() { return launcher_.startHelper(); }
   const SessionConfig& config() const { return config_; }
   const ServerLimits& limits() const { return limits_; }
   SSL_CTX* tlsContext() const { return tls_.get(); }

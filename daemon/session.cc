@@ -500,6 +500,22 @@ void Session::onJobFinished(JobHandle& job, const rxpb::v1::ExecResult& result) 
   }
 }
 
+void Session::onJobLost(JobHandle& job, const std::string& why) {
+  // No result can be sent for it, and a made-up one would be a lie: the client hears why in an
+  // Error and the session ends (its other commands are terminated, as on any fatal error).
+  const uint32_t exec_id = job.execId();
+  if (auto it = jobs_.find(exec_id); it != jobs_.end()) {
+    audit(exec_id, it->second.argv_for_log, "lost", 0, 0, 0);
+    jobs_.erase(it);
+  }
+  log::error("{}: {}", peer_, why);
+  Frame f;
+  f.mutable_error()->set_message(why);
+  queue(f);
+  terminateAll("another command of the session was lost");
+  closeSession();
+}
+
 void Session::audit(uint32_t exec_id, const std::string& argv, const std::string& outcome, uint64_t wall_us,
                     uint64_t out_bytes, uint64_t err_bytes) {
   log::notice("audit peer={} key={}{} exec={} argv={} {} duration_ms={:.3f} stdout_bytes={} stderr_bytes={}",

@@ -78,6 +78,7 @@ class Session final : public JobObserver, private DataFrameReader::Sink {
   void onJobOutput(JobHandle& job, rxpb::v1::Stream stream, std::string_view data) override;
   void onJobStdinDrained(JobHandle& job) override;
   void onJobFinished(JobHandle& job, const rxpb::v1::ExecResult& result) override;
+  void onJobLost(JobHandle& job, const std::string& why) override;
 
  private:
   enum class State { AwaitAuth, Authenticated, Closing };

@@ -497,6 +497,8 @@ bool waitGroupGone(pid_t pgid, std::chrono::milliseconds timeout) {
   return false;
 }
 
+bool waitProcessGone(pid_t pid, std::chrono::milliseconds timeout) { return waitExit(pid, timeout); }
+
 static std::optional<long> statusField(pid_t pid, const std::string& field) {
   std::istringstream in(readFile("/proc/" + std::to_string(pid) + "/status"));
   std::string line;

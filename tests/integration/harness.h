@@ -168,6 +168,8 @@ std::vector<ProcInfo> processes();
 // still found is waited for through a pidfd, which becomes readable when it exits. A member can
 // be dying (its pipes already closed) for a moment after the daemon has logged the group's end.
 bool waitGroupGone(pid_t pgid, std::chrono::milliseconds timeout = 30s);
+// Waits until process `pid` has exited (a zombie counts as gone).
+bool waitProcessGone(pid_t pid, std::chrono::milliseconds timeout = 30s);
 std::optional<long> rssKiB(pid_t pid);  // VmRSS
 std::optional<long> hwmKiB(pid_t pid);  // VmHWM (peak RSS)
 

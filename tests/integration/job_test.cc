@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <map>
+#include <optional>
 
 #include "tests/integration/harness.h"
 
@@ -22,6 +23,8 @@ struct Recorder final : JobObserver {
   }
   void onJobStdinDrained(JobHandle&) override {}
   void onJobFinished(JobHandle&, const rxpb::v1::ExecResult& r) override { result = r; }
+  void onJobLost(JobHandle&, const std::string& why) override { lost = why; }
+  std::optional<std::string> lost;
 };
 
 class JobTest : public ::testing::Test {
@@ -51,6 +54,7 @@ class JobTest : public ::testing::Test {
 
 TEST_F(JobTest, ReportsExitCodeAndOutput) {
   UvLauncher launcher(&loop_);
+  launcher.setDaemonBinary(rxtest::rexecdPath());
   Recorder rec;
   StartError err;
   ASSERT_NE(launcher.start(spec({"sh", "-c", "echo out; echo err >&2; exit 5"}), &rec, err), nullptr);
@@ -64,6 +68,7 @@ TEST_F(JobTest, ReportsExitCodeAndOutput) {
 
 TEST_F(JobTest, StartFailureIsReportedAndFreesEverything) {
   UvLauncher launcher(&loop_);
+  launcher.setDaemonBinary(rxtest::rexecdPath());
   Recorder rec;
   StartError err;
   EXPECT_EQ(launcher.start(spec({"/no/such/program"}), &rec, err), nullptr);
@@ -76,6 +81,7 @@ TEST_F(JobTest, PausedOutputIsNotCutByTheDrainGrace) {
   // Output waiting in the pipe because the client is slow is not a grandchild holding the
   // pipe open: however short the drain grace, none of it may be lost.
   UvLauncher launcher(&loop_);
+  launcher.setDaemonBinary(rxtest::rexecdPath());
   Recorder rec;
   StartError err;
   JobSpec s = spec({"sh", "-c", "printf 'all of it'; exit 0"});
@@ -116,6 +122,7 @@ TEST_F(JobTest, PausedOutputIsNotCutByTheDrainGrace) {
 
 TEST_F(JobTest, TerminateKillsTheGroupAfterTheGrace) {
   UvLauncher launcher(&loop_);
+  launcher.setDaemonBinary(rxtest::rexecdPath());
   Recorder rec;
   StartError err;
   JobSpec s = spec({"sh", "-c", "trap '' TERM; echo ready; sleep 312.101 & wait"});
@@ -132,6 +139,34 @@ TEST_F(JobTest, TerminateKillsTheGroupAfterTheGrace) {
   // for a moment after the shell's end was reported (its cmdline already gone, not yet a zombie:
   // 2 runs in 30 failed on that here); waitGroupGone waits for those. None may keep running.
   EXPECT_TRUE(rxtest::waitGroupGone(pgid)) << "members of the group still alive";
+}
+
+TEST_F(JobTest, ALostSpawnHelperIsReportedOnceAndItsGroupKilled) {
+  UvLauncher launcher(&loop_);
+  launcher.setDaemonBinary(rxtest::rexecdPath());
+  Recorder rec;
+  StartError err;
+  JobHandle* job = launcher.start(spec({"sh", "-c", "echo ready; sleep 313.101 & wait"}), &rec, err);
+  ASSERT_NE(job, nullptr);
+  const pid_t pgid = job->pid();
+  runUntil([&] { return rec.output[rxpb::v1::STREAM_STDOUT] == "ready\n"; });
+  const pid_t helper = launcher.helperPid();
+  ASSERT_GT(helper, 0);
+  ASSERT_EQ(::kill(helper, SIGKILL), 0);
+  runUntil([&] { return rec.lost.has_value(); });
+  ASSERT_TRUE(rec.lost);
+  EXPECT_NE(rec.lost->find("lost track of command 1"), std::string::npos) << *rec.lost;
+  EXPECT_FALSE(rec.result) << "no made-up result";
+  EXPECT_TRUE(rxtest::waitGroupGone(pgid)) << "the group was killed";
+  // The job frees itself once its pipes are done; the next start gets a new helper.
+  runUntil([&] { return launcher.liveJobs() == 0; });
+  EXPECT_EQ(launcher.liveJobs(), 0u);
+  Recorder next;
+  ASSERT_NE(launcher.start(spec({"sh", "-c", "exit 7"}), &next, err), nullptr);
+  runUntil([&] { return next.result.has_value(); });
+  ASSERT_TRUE(next.result);
+  EXPECT_EQ(next.result->exit_code(), 7);
+  EXPECT_NE(launcher.helperPid(), helper);
 }
 
 }  // namespace

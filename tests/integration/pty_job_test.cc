@@ -19,6 +19,8 @@ struct Recorder final : JobObserver {
   }
   void onJobStdinDrained(JobHandle&) override {}
   void onJobFinished(JobHandle&, const rxpb::v1::ExecResult& r) override { result = r; }
+  void onJobLost(JobHandle&, const std::string& why) override { lost = why; }
+  std::optional<std::string> lost;
 };
 
 class PtyJobTest : public ::testing::Test {
@@ -26,10 +28,12 @@ class PtyJobTest : public ::testing::Test {
   void SetUp() override {
     uv_loop_init(&loop_);
     launcher_ = std::make_unique<UvLauncher>(&loop_);
-    launcher_->setPtyHelper(rxtest::rexecdPath());
+    launcher_->setDaemonBinary(rxtest::rexecdPath());
   }
   void TearDown() override {
-    // Every handle must be closed: the loop ends by itself and closes cleanly (libuv's rule).
+    // Every handle must be closed: the loop ends by itself and closes cleanly (libuv's rule). The
+    // spawn helper's end closes the launcher's own handles.
+    launcher_->close();
     uv_run(&loop_, UV_RUN_DEFAULT);
     launcher_.reset();
     EXPECT_EQ(uv_loop_close(&loop_), 0);

@@ -859,6 +859,27 @@ TEST_F(SessionTest, AbortTerminatesAndDetachesJobsAndSendsNothingMore) {
   EXPECT_EQ(host_.frames.size(), frames);
 }
 
+TEST_F(SessionTest, ALostJobEndsTheSessionWithAnErrorAndNoResult) {
+  // The daemon cannot know its outcome (its spawn helper died): the client hears why, the other
+  // command is terminated, and no ExecResult is made up for either.
+  client_features_ |= rxpb::v1::FEATURE_MULTI_EXEC;  // two commands at once
+  FakeJob* lost = authenticateAndExec(execFrame(1, {"sleep", "100"}));
+  ASSERT_NE(lost, nullptr);
+  session_->onBytes(encodeFrame(execFrame(2, {"sleep", "200"})));
+  ASSERT_EQ(launcher_.jobs.size(), 2u);
+  FakeJob* other = launcher_.jobs[1].get();
+  host_.frames.clear();
+  launcher_.observers[0]->onJobLost(*lost, "the daemon lost track of command 1");
+  ASSERT_EQ(host_.frames.size(), 1u);
+  ASSERT_TRUE(host_.frames[0].has_error());
+  EXPECT_EQ(host_.frames[0].error().message(), "the daemon lost track of command 1");
+  EXPECT_TRUE(other->detached);
+  EXPECT_EQ(other->terminated, 1);
+  EXPECT_EQ(session_->jobCount(), 0u);
+  EXPECT_TRUE(host_.closed);
+  EXPECT_EQ(host_.frames_before_close, 1u) << "the Error went out before the close";
+}
+
 TEST_F(SessionTest, HostHearsOfSuccessfulAuthenticationBeforeTheAnswer) {
   const std::string nonce = startAndGetNonce();
   session_->onBytes(encodeFrame(goodAuth(nonce)));

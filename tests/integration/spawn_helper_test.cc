@@ -1,0 +1,120 @@
+// The spawn helper (daemon/spawner.h): rexecd's only child, the parent of every command; its
+// loss is loud and repaired; it ends with the daemon.
+#include <signal.h>
+#include <unistd.h>
+
+#include "tests/integration/fixture.h"
+
+namespace rxtest {
+namespace {
+
+using SpawnHelperTest = RexecTest;
+
+// The daemon's children: its spawn helper, and nothing else.
+std::vector<ProcInfo> childrenOf(pid_t parent) {
+  std::vector<ProcInfo> out;
+  for (auto& p : processes())
+    if (p.ppid == parent && p.state != 'Z') out.push_back(p);
+  return out;
+}
+
+pid_t helperOf(Daemon& d) {
+  const auto children = childrenOf(d.pid());
+  if (children.size() != 1 || children[0].cmdline.find("--spawn-helper") == std::string::npos) return -1;
+  return children[0].pid;
+}
+
+pid_t startedPid(Daemon& d, const std::string& marker) {
+  auto line = d.waitForLog({"started pid", marker});
+  if (!line) return -1;
+  return static_cast<pid_t>(std::stol(line->substr(line->find("started pid ") + 12)));
+}
+
+TEST_F(SpawnHelperTest, TheHelperIsTheDaemonsOnlyChildAndEveryCommandsParent) {
+  // Started with the daemon, before any command.
+  const pid_t helper = helperOf(*daemon_);
+  ASSERT_GT(helper, 0) << "one child, rexecd --spawn-helper";
+  Subprocess::Options o;
+  o.keep_stdin_open = true;
+  Subprocess client(rexec({"sh", "-c", "echo ready; exec sleep 317.101"}), o);
+  ASSERT_TRUE(client.waitForStdout("ready\n"));
+  const pid_t cmd = startedPid(*daemon_, "317.101");
+  ASSERT_GT(cmd, 0);
+  bool found = false;
+  for (auto& p : childrenOf(helper)) {
+    if (p.pid != cmd) continue;
+    found = true;
+    EXPECT_EQ(p.pgid, cmd) << "the command leads its own process group";
+  }
+  EXPECT_TRUE(found) << "the command is the helper's child";
+  EXPECT_EQ(helperOf(*daemon_), helper) << "still the daemon's only child";
+  client.signal(SIGINT);
+  EXPECT_EQ(client.wait().exit_code, 130);
+}
+
+TEST_F(SpawnHelperTest, ALostHelperFailsItsCommandsLoudlyKillsThemAndIsReplaced) {
+  const pid_t helper = helperOf(*daemon_);
+  ASSERT_GT(helper, 0);
+  Subprocess::Options o;
+  o.keep_stdin_open = true;
+  Subprocess client(rexec({"sh", "-c", "echo ready; sleep 318.101 & wait"}), o);
+  ASSERT_TRUE(client.waitForStdout("ready\n"));
+  const pid_t cmd = startedPid(*daemon_, "318.101");
+  ASSERT_GT(cmd, 0);
+
+  ASSERT_EQ(::kill(helper, SIGKILL), 0);
+  // No exit status can come for the command any more: the client says so, with rexec's own
+  // failure status, instead of a made-up outcome.
+  const auto r = client.wait();
+  EXPECT_EQ(r.exit_code, 255) << r.err;
+  EXPECT_NE(r.err.find("lost track of command"), std::string::npos) << r.err;
+  // Nothing of it runs on untracked.
+  EXPECT_TRUE(waitGroupGone(cmd)) << "the command's process group was killed";
+  EXPECT_TRUE(daemon_->waitForLog({"spawn helper", "killed by signal 9"}));
+
+  // The daemon goes on: the next command gets a new helper.
+  const auto next = runRemote({"echo", "after"});
+  EXPECT_EQ(next.exit_code, 0) << next.err;
+  EXPECT_EQ(next.out, "after\n");
+  const pid_t replacement = helperOf(*daemon_);
+  EXPECT_GT(replacement, 0);
+  EXPECT_NE(replacement, helper);
+}
+
+TEST_F(SpawnHelperTest, AHelperLostWhileIdleIsReplacedForTheNextCommand) {
+  const pid_t helper = helperOf(*daemon_);
+  ASSERT_GT(helper, 0);
+  ASSERT_EQ(::kill(helper, SIGKILL), 0);
+  ASSERT_TRUE(daemon_->waitForLog({"spawn helper", "killed by signal 9"}));
+  EXPECT_TRUE(daemon_->waitForLog({"spawn helper", "0 running command(s) lost"}));
+  const auto r = runRemote({"echo", "fine"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "fine\n");
+}
+
+TEST_F(SpawnHelperTest, TheHelperEndsWithTheDaemon) {
+  const pid_t helper = helperOf(*daemon_);
+  ASSERT_GT(helper, 0);
+  EXPECT_EQ(daemon_->stop(), 0);
+  EXPECT_TRUE(waitProcessGone(helper)) << "the helper exits when rexecd stops";
+  daemon_.reset();
+}
+
+TEST_F(SpawnHelperTest, TheHelperEndsWhenTheDaemonIsKilled) {
+  const pid_t helper = helperOf(*daemon_);
+  ASSERT_GT(helper, 0);
+  daemon_->kill9();
+  // End of file on its request socket: nothing is left behind.
+  EXPECT_TRUE(waitProcessGone(helper)) << "the helper exits when rexecd dies";
+  daemon_.reset();
+}
+
+TEST_F(SpawnHelperTest, RunByHandItRefusesAtOnce) {
+  // Without rexecd's sockets on fds 3 and 4 there is nothing to serve: a clear line, exit 2.
+  const auto r = run({rexecdPath(), "--spawn-helper"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("spawn helper"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace rxtest

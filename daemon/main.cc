@@ -174,16 +174,17 @@ int run(int argc, char** argv) {
   rx::ServiceManager service(loop);
   raiseDescriptorLimit(settings.limits.admission.max_connections);
   rx::Server server(loop, std::move(config), settings.limits, std::move(tls));
-  // Before the listening sockets exist, so the helper has none of them; after the descriptor limit
-  // was raised, which commands inherit through it.
-  if (const int err = server.startSpawnHelper(); err != 0) {
-    printProblems({fmt::format("cannot start the spawn helper: {}", uv_strerror(err))});
-    return 2;
-  }
   const std::vector<int> inherited = rx::ServiceManager::inheritedListeners();
   const rx::Status listening = inherited.empty() ? server.listen(loaded.addresses) : server.adopt(inherited);
   if (!listening) {
     printProblems({listening.message()});
+    return 2;
+  }
+  // After the listening sockets are open: every one of them is close-on-exec by now (libuv's, and
+  // sd_listen_fds() marks those systemd passed), so the helper keeps none, nor do the commands.
+  // After the descriptor limit was raised, too, which the commands inherit through it.
+  if (const int err = server.startSpawnHelper(); err != 0) {
+    printProblems({fmt::format("cannot start the spawn helper: {}", uv_strerror(err))});
     return 2;
   }
   if (!settings.port_file.empty()) {

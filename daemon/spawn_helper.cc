@@ -1,5 +1,6 @@
 #include "daemon/spawn_helper.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
 #include <uv.h>
@@ -195,6 +196,13 @@ class SpawnHelper {
 }  // namespace
 
 int spawnHelperMain() {
+  // First of all: the two sockets arrived without close-on-exec (uv_spawn dup2()s them into
+  // place), and every command would inherit them. A command that can write requests to the
+  // helper could start anything as any user.
+  for (int fd : {kSpawnRequestFd, kSpawnEventFd}) {
+    const int flags = ::fcntl(fd, F_GETFD);
+    if (flags >= 0) ::fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
+  }
   // SIGPIPE: a write to rexecd after it died is an error return, not death. The others: see the
   // header. uv_spawn resets every handler to the default in the children.
   for (int sig : {SIGPIPE, SIGINT, SIGTERM, SIGHUP}) ::signal(sig, SIG_IGN);

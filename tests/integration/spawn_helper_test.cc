@@ -52,6 +52,21 @@ TEST_F(SpawnHelperTest, TheHelperIsTheDaemonsOnlyChildAndEveryCommandsParent) {
   EXPECT_EQ(client.wait().exit_code, 130);
 }
 
+TEST_F(SpawnHelperTest, ACommandCannotReachTheHelpersSockets) {
+  // The helper takes requests from whoever holds its socket: a command holding it could start
+  // anything as any user. Its stdio are pipes (or /dev/null); no socket at all may be open in it.
+  const auto r = runRemote({"sh", "-c", "for f in /proc/$$/fd/*; do echo \"$f $(readlink $f)\"; done"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("/fd/0 "), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("socket:"), std::string::npos) << r.out;
+  // Nor in a command on a terminal (started through rexecd --pty-exec).
+  const auto t =
+      runRemote({"sh", "-c", "for f in /proc/$$/fd/*; do echo \"$f $(readlink $f)\"; done"}, {"-tt"});
+  EXPECT_EQ(t.exit_code, 0) << t.err;
+  EXPECT_NE(t.out.find("/fd/0 "), std::string::npos) << t.out;
+  EXPECT_EQ(t.out.find("socket:"), std::string::npos) << t.out;
+}
+
 TEST_F(SpawnHelperTest, ALostHelperFailsItsCommandsLoudlyKillsThemAndIsReplaced) {
   const pid_t helper = helperOf(*daemon_);
   ASSERT_GT(helper, 0);

@@ -63,6 +63,8 @@ class Job final : public JobHandle, private SpawnWatcher {
   size_t stdinQueued() const override { return stdin_queued_; }
   void pauseOutput() override;
   void resumeOutput() override;
+  // The exit of the child is known (tests wait for it).
+  bool exited() const { return exited_; }
   // Detached jobs keep reading (and discarding) output so nothing blocks while they are killed.
   void detach() override {
     observer_ = nullptr;

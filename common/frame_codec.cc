@@ -230,8 +230,9 @@ DataPeek peekStdinFrameHeader(std::string_view in, size_t max_payload, DataFrame
                              rxpb::v1::StdinData::kDataFieldNumber, out);
 }
 
-FrameDecoder::Result parseFrameAt(std::string_view in, size_t max_payload, rxpb::v1::Frame& frame,
-                                  size_t& consumed, std::string& error) {
+FrameDecoder::Result parseMessageAt(std::string_view in, size_t max_payload,
+                                    google::protobuf::MessageLite& message, size_t& consumed,
+                                    std::string& error) {
   const Decoded d = decodeFrame(in, max_payload);
   switch (d.status) {
     case DecodeStatus::NeedMore:
@@ -245,24 +246,45 @@ FrameDecoder::Result parseFrameAt(std::string_view in, size_t max_payload, rxpb:
     case DecodeStatus::Frame:
       break;
   }
-  frame.Clear();
-  if (!frame.ParseFromArray(d.payload.data(), static_cast<int>(d.payload.size()))) {
+  message.Clear();
+  if (!message.ParseFromArray(d.payload.data(), static_cast<int>(d.payload.size()))) {
     error = "malformed frame";
-    return FrameDecoder::Result::Error;
-  }
-  if (frame.msg_case() == rxpb::v1::Frame::MSG_NOT_SET) {
-    error = "empty or unknown frame type";
     return FrameDecoder::Result::Error;
   }
   consumed = d.consumed;
   return FrameDecoder::Result::Frame;
 }
 
+FrameDecoder::Result parseFrameAt(std::string_view in, size_t max_payload, rxpb::v1::Frame& frame,
+                                  size_t& consumed, std::string& error) {
+  size_t taken = 0;
+  const FrameDecoder::Result r = parseMessageAt(in, max_payload, frame, taken, error);
+  if (r != FrameDecoder::Result::Frame) return r;
+  if (frame.msg_case() == rxpb::v1::Frame::MSG_NOT_SET) {
+    error = "empty or unknown frame type";
+    return FrameDecoder::Result::Error;
+  }
+  consumed = taken;
+  return FrameDecoder::Result::Frame;
+}
+
 FrameDecoder::Result FrameDecoder::next(rxpb::v1::Frame& frame) {
   if (!error_.empty()) return Result::Error;
-  const std::string_view view(buffer_.data() + offset_, buffer_.size() - offset_);
   size_t consumed = 0;
-  const Result r = parseFrameAt(view, max_payload_, frame, consumed, error_);
+  const Result r =
+      parseFrameAt(std::string_view(buffer_).substr(offset_), max_payload_, frame, consumed, error_);
+  return advance(r, consumed);
+}
+
+FrameDecoder::Result FrameDecoder::next(google::protobuf::MessageLite& message) {
+  if (!error_.empty()) return Result::Error;
+  size_t consumed = 0;
+  const Result r =
+      parseMessageAt(std::string_view(buffer_).substr(offset_), max_payload_, message, consumed, error_);
+  return advance(r, consumed);
+}
+
+FrameDecoder::Result FrameDecoder::advance(Result r, size_t consumed) {
   if (r == Result::NeedMore) {
     // Compact lazily so a stream of small frames does not memmove on every call.
     if (offset_ > 0) {

@@ -71,11 +71,17 @@ class FrameDecoder {
   void feed(std::string_view bytes) { buffer_.append(bytes.data(), bytes.size()); }
   // Parses the next frame into `frame`. Error sets error() and stays in error.
   Result next(rxpb::v1::Frame& frame);
+  // The same for frames of another message type (rexecd and its spawn helper, proto/spawn.proto),
+  // without Frame's check for a known message in it.
+  Result next(google::protobuf::MessageLite& message);
   void setMaxPayload(size_t max_payload) { max_payload_ = max_payload; }
   const std::string& error() const { return error_; }
   size_t buffered() const { return buffer_.size() - offset_; }
 
  private:
+  // Takes what a parse at the front of the buffer consumed (on Frame); compacts on NeedMore.
+  Result advance(Result r, size_t consumed);
+
   size_t max_payload_;
   std::string buffer_;
   size_t offset_ = 0;
@@ -86,5 +92,9 @@ class FrameDecoder {
 // errors): Frame sets `consumed`, Error sets `error`.
 FrameDecoder::Result parseFrameAt(std::string_view in, size_t max_payload, rxpb::v1::Frame& frame,
                                   size_t& consumed, std::string& error);
+// The same for any message: everything but Frame's check for a known message in it.
+FrameDecoder::Result parseMessageAt(std::string_view in, size_t max_payload,
+                                    google::protobuf::MessageLite& message, size_t& consumed,
+                                    std::string& error);
 
 }  // namespace rx

@@ -57,26 +57,22 @@ class SpawnHelper {
         stop();  // end of file: rexecd is gone or done
         return;
       }
-      in_.append(buf, static_cast<size_t>(n));
+      requests_in_.feed(std::string_view(buf, static_cast<size_t>(n)));
     }
-    size_t used = 0;
+    rxpb::v1::SpawnRequest req;
     for (;;) {
-      const Decoded d = decodeFrame(std::string_view(in_).substr(used), kMaxSpawnRequest);
-      if (d.status == DecodeStatus::NeedMore) break;
-      rxpb::v1::SpawnRequest req;
-      if (d.status != DecodeStatus::Frame ||
-          !req.ParseFromArray(d.payload.data(), static_cast<int>(d.payload.size()))) {
-        fail("a request from rexecd that is not one");
+      const FrameDecoder::Result r = requests_in_.next(req);
+      if (r == FrameDecoder::Result::NeedMore) break;
+      if (r == FrameDecoder::Result::Error) {
+        fail("a request from rexecd that is not one: " + requests_in_.error());
         stop();
         return;
       }
-      used += d.consumed;
       if (!spawn(req)) {
         stop();
         return;
       }
     }
-    in_.erase(0, used);
   }
 
   // False: the helper cannot go on (its request socket failed, or a request lacks descriptors).
@@ -187,7 +183,7 @@ class SpawnHelper {
   uv_loop_t* loop_;
   uv_poll_t requests_{};
   uv_pipe_t events_{};
-  std::string in_;
+  FrameDecoder requests_in_{kMaxSpawnRequest};
   std::deque<int> fds_;  // received, not yet given to a request
   bool stopped_ = false;
   bool failed_ = false;

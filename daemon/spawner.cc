@@ -61,7 +61,7 @@ class HelperProcess {
   bool asked_to_end_ = false;  // by the owner (the daemon is done), as opposed to a failure
   std::map<uint64_t, SpawnWatcher*> watchers_;
   std::map<uint64_t, SpawnWatcher*> lost_;  // to be told onSpawnLost() once everything is closed
-  std::string events_in_;
+  FrameDecoder events_in_{kMaxEvent};
   char read_buf_[4096];
 };
 
@@ -136,27 +136,26 @@ int HelperProcess::spawn(rxpb::v1::SpawnRequest& request, const std::vector<int>
     return err == -EAGAIN ? UV_ETIMEDOUT : err;
   }
   // The one answer to this request; nothing else comes on this socket.
-  std::string in;
+  FrameDecoder in(kMaxEvent);
   rxpb::v1::SpawnReply reply;
   for (;;) {
-    const Decoded d = decodeFrame(in, kMaxEvent);
-    if (d.status == DecodeStatus::Frame) {
-      if (d.consumed != in.size() ||
-          !reply.ParseFromArray(d.payload.data(), static_cast<int>(d.payload.size())) ||
-          reply.id() != request.id() || (reply.error() == 0) == (reply.pid() <= 0) || reply.error() > 0) {
+    const FrameDecoder::Result r = in.next(reply);
+    if (r == FrameDecoder::Result::Frame) {
+      if (in.buffered() != 0 || reply.id() != request.id() || (reply.error() == 0) == (reply.pid() <= 0) ||
+          reply.error() > 0) {
         lost("its answer is not one");
         return UV_EPROTO;
       }
       break;
     }
-    if (d.status != DecodeStatus::NeedMore) {
-      lost("its answer is not one");
+    if (r == FrameDecoder::Result::Error) {
+      lost("its answer is not one: " + in.error());
       return UV_EPROTO;
     }
     char buf[kMaxEvent];
     const ssize_t n = ::recv(request_fd_, buf, sizeof buf, 0);
     if (n > 0) {
-      in.append(buf, static_cast<size_t>(n));
+      in.feed(std::string_view(buf, static_cast<size_t>(n)));
       continue;
     }
     if (n < 0 && errno == EINTR) continue;
@@ -180,18 +179,15 @@ void HelperProcess::onEvents(ssize_t nread) {
                          : fmt::format("reading its events: {}", uv_strerror(static_cast<int>(nread))));
     return;
   }
-  events_in_.append(read_buf_, static_cast<size_t>(nread));
-  size_t used = 0;
+  events_in_.feed(std::string_view(read_buf_, static_cast<size_t>(nread)));
+  rxpb::v1::SpawnExit exit;
   for (;;) {
-    const Decoded d = decodeFrame(std::string_view(events_in_).substr(used), kMaxEvent);
-    if (d.status == DecodeStatus::NeedMore) break;
-    rxpb::v1::SpawnExit exit;
-    if (d.status != DecodeStatus::Frame ||
-        !exit.ParseFromArray(d.payload.data(), static_cast<int>(d.payload.size()))) {
-      lost("an event from it is not one");
+    const FrameDecoder::Result r = events_in_.next(exit);
+    if (r == FrameDecoder::Result::NeedMore) break;
+    if (r == FrameDecoder::Result::Error) {
+      lost("an event from it is not one: " + events_in_.error());
       return;
     }
-    used += d.consumed;
     const auto it = watchers_.find(exit.id());
     if (it == watchers_.end()) {
       lost(fmt::format("it reported the exit of a child it never started ({})", exit.id()));
@@ -199,11 +195,10 @@ void HelperProcess::onEvents(ssize_t nread) {
     }
     SpawnWatcher* w = it->second;
     watchers_.erase(it);
-    // May spawn (the session's next command) or close; neither touches events_in_ or `used`.
+    // May spawn (the session's next command) or close; neither touches events_in_.
     w->onSpawnExit(exit.exit_status(), exit.term_signal());
     if (closing_) return;
   }
-  events_in_.erase(0, used);
 }
 
 void HelperProcess::onHelperExit(int64_t status, int sig) {

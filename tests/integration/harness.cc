@@ -388,6 +388,14 @@ void Daemon::readLog() {
   }
 }
 
+pid_t startedPid(Daemon& d, const std::string& marker) {
+  std::vector<std::string> needles = {"started pid"};
+  if (!marker.empty()) needles.push_back(marker);
+  const auto line = d.waitForLog(needles);
+  if (!line) return -1;
+  return static_cast<pid_t>(std::stol(line->substr(line->find("started pid ") + 12)));
+}
+
 std::optional<std::string> Daemon::waitForLog(const std::vector<std::string>& needles,
                                               std::chrono::milliseconds timeout) {
   std::unique_lock lock(mu_);

@@ -146,6 +146,10 @@ class Daemon {
   std::thread reader_;
 };
 
+// The pid the daemon logged ("started pid N ...") for the command whose log line also holds
+// `marker` (any command when empty), once it is logged; -1 if it never is.
+pid_t startedPid(Daemon& d, const std::string& marker = "");
+
 // The memory bound the tests hold the daemon and client to: 64 MiB of RSS. Under ASan the same
 // process carries a fixed extra weight (shadow memory, ASan's allocator, a 16 MiB quarantine), so
 // the sanitizer build checks a bound of 160 MiB: still bounded, whatever the output size.

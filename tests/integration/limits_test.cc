@@ -57,12 +57,6 @@ std::string expectRefused(uint16_t port) {
   return addr;
 }
 
-pid_t startedPid(Daemon& d, const std::string& marker) {
-  const auto line = d.waitForLog({"started pid", marker});
-  if (!line) return -1;
-  return static_cast<pid_t>(std::stol(line->substr(line->find("started pid ") + 12)));
-}
-
 size_t count(const std::vector<std::string>& lines, const std::string& needle) {
   size_t n = 0;
   for (const auto& l : lines) n += l.find(needle) != std::string::npos;

@@ -12,14 +12,6 @@ namespace {
 
 using ProcessTest = RexecTest;
 
-// The pid the daemon logged for the command whose argv contains `marker`.
-pid_t startedPid(Daemon& d, const std::string& marker) {
-  auto line = d.waitForLog({"started pid", marker});
-  if (!line) return -1;
-  const size_t at = line->find("started pid ") + 12;
-  return static_cast<pid_t>(std::stol(line->substr(at)));
-}
-
 std::vector<ProcInfo> inGroup(pid_t pgid) {
   std::vector<ProcInfo> out;
   for (auto& p : processes())

@@ -129,9 +129,8 @@ TEST_F(PtyTest, DaemonDisconnectRestoresTheTerminal) {
   Tmux tmux(dir_);
   ASSERT_TRUE(tmux.start(wrapper(rexecLine(kRemoteShell))));
   ASSERT_TRUE(tmux.waitForOutput("pty-ready$ ")) << tmux.output();
-  auto line = daemon_->waitForLog({"started pid"});
-  ASSERT_TRUE(line);
-  const pid_t pgid = static_cast<pid_t>(std::stol(line->substr(line->find("started pid ") + 12)));
+  const pid_t pgid = startedPid(*daemon_);
+  ASSERT_GT(pgid, 0);
   daemon_->kill9();
   EXPECT_EQ(waitStatus(), 255) << tmux.output();
   EXPECT_NE(tmux.output().find("connection lost"), std::string::npos) << tmux.output();
@@ -147,9 +146,8 @@ TEST_F(PtyTest, LocalSigtermRestoresTheTerminalAndEndsTheRemoteShell) {
   ASSERT_TRUE(
       tmux.start(wrapper("sh -c 'echo $$ > " + pid_file + "; exec \"$@\"' sh " + rexecLine(kRemoteShell))));
   ASSERT_TRUE(tmux.waitForOutput("pty-ready$ ")) << tmux.output();
-  auto line = daemon_->waitForLog({"started pid"});
-  ASSERT_TRUE(line);
-  const pid_t pgid = static_cast<pid_t>(std::stol(line->substr(line->find("started pid ") + 12)));
+  const pid_t pgid = startedPid(*daemon_);
+  ASSERT_GT(pgid, 0);
   ASSERT_TRUE(waitForFileContaining(pid_file, "\n"));
   const pid_t rexec_pid = static_cast<pid_t>(std::atoi(readFile(pid_file).c_str()));
   ASSERT_GT(rexec_pid, 0);

@@ -24,12 +24,6 @@ pid_t helperOf(Daemon& d) {
   return children[0].pid;
 }
 
-pid_t startedPid(Daemon& d, const std::string& marker) {
-  auto line = d.waitForLog({"started pid", marker});
-  if (!line) return -1;
-  return static_cast<pid_t>(std::stol(line->substr(line->find("started pid ") + 12)));
-}
-
 TEST_F(SpawnHelperTest, TheHelperIsTheDaemonsOnlyChildAndEveryCommandsParent) {
   // Started with the daemon, before any command.
   const pid_t helper = helperOf(*daemon_);

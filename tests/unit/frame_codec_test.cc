@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "common/limits.h"
+#include "spawn.pb.h"
 
 namespace rx {
 namespace {
@@ -281,6 +282,35 @@ TEST(FrameDecoder, UnknownFieldOnlyIsAnError) {
   decoder.feed(varint(payload.size()) + payload);
   Frame frame;
   EXPECT_EQ(decoder.next(frame), FrameDecoder::Result::Error);
+}
+
+TEST(FrameDecoder, OtherMessagesDecodeWithTheSameFramingAndLimits) {
+  // rexecd and its spawn helper (proto/spawn.proto): any message, framed as a Frame is, split
+  // across feeds; the length limit holds as for frames.
+  rxpb::v1::SpawnExit exit;
+  exit.set_id(7);
+  exit.set_exit_status(3);
+  rxpb::v1::SpawnReply reply;
+  reply.set_id(8);
+  reply.set_pid(1234);
+  const std::string wire = encodeFrame(exit) + encodeFrame(reply);
+  FrameDecoder decoder(64);
+  decoder.feed(wire.substr(0, 3));
+  rxpb::v1::SpawnExit got_exit;
+  EXPECT_EQ(decoder.next(got_exit), FrameDecoder::Result::NeedMore);
+  decoder.feed(wire.substr(3));
+  ASSERT_EQ(decoder.next(got_exit), FrameDecoder::Result::Frame);
+  EXPECT_EQ(got_exit.id(), 7u);
+  EXPECT_EQ(got_exit.exit_status(), 3);
+  rxpb::v1::SpawnReply got_reply;
+  ASSERT_EQ(decoder.next(got_reply), FrameDecoder::Result::Frame);
+  EXPECT_EQ(got_reply.pid(), 1234);
+  EXPECT_EQ(decoder.buffered(), 0u);
+
+  FrameDecoder small(4);
+  small.feed(encodeFrame(reply));
+  EXPECT_EQ(small.next(got_reply), FrameDecoder::Result::Error);
+  EXPECT_NE(small.error().find("limit"), std::string::npos) << small.error();
 }
 
 TEST(FrameDecoder, TooLargeIsAnError) {

@@ -1,5 +1,7 @@
 // rexecd: start-up only (settings, keys, sockets); the daemon itself is in server/connection/
 // session/job. Exceptions are fine here and caught below; the event loop never throws.
+#include <dirent.h>
+#include <fcntl.h>
 #include <pwd.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -8,6 +10,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <memory>
@@ -97,7 +100,25 @@ void protobufLog(google::protobuf::LogLevel level, const char* file, int line, c
   rx::log::debug("libprotobuf {} {}:{}: {}", static_cast<int>(level), file, line, message);
 }
 
+// Descriptors rexecd inherited beyond stdio, from whatever started it, would otherwise reach the
+// spawn helper and every command (found under a shell that leaked two). sshd closes them at
+// start for the same reason. Close-on-exec rather than closed: systemd's listening sockets are
+// among them until adopted.
+void markInheritedCloseOnExec() {
+  if (::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) == 0) return;
+  // Kernels before 5.11 (or a seccomp filter without close_range): one at a time.
+  DIR* dir = ::opendir("/proc/self/fd");
+  if (dir == nullptr) return;
+  const int own = ::dirfd(dir);
+  while (const dirent* e = ::readdir(dir)) {
+    const int fd = std::atoi(e->d_name);
+    if (fd > 2 && fd != own) ::fcntl(fd, F_SETFD, ::fcntl(fd, F_GETFD) | FD_CLOEXEC);
+  }
+  ::closedir(dir);
+}
+
 int run(int argc, char** argv) {
+  markInheritedCloseOnExec();
   google::protobuf::SetLogHandler(protobufLog);
   const std::vector<std::string> args(argv + 1, argv + argc);
   rx::DaemonSettings settings;

@@ -269,7 +269,13 @@ int Spawner::spawn(rxpb::v1::SpawnRequest& request, const std::vector<int>& fds,
                    int& pid) {
   if (const int err = start(); err != 0) return err;
   request.set_id(next_id_++);
-  return helper_->spawn(request, fds, watcher, pid);
+  const int err = helper_->spawn(request, fds, watcher, pid);
+  // The loop's clock stood still while this waited for the answer (up to seconds when the
+  // helper was still starting on a loaded machine), and every timer armed from it afterwards
+  // (the command's --timeout first) would have lost that much: a 1 s timeout fired at once when
+  // the wait took longer (CI, under ASan with 100 daemons and helpers starting).
+  uv_update_time(loop_);
+  return err;
 }
 
 void Spawner::close() {

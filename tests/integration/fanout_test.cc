@@ -199,7 +199,7 @@ TEST_F(FanoutTest, ExitStatusRuleAndSummary) {
   const std::string p = p0();
   // Every kind at once: 255 wins, and each failing host is named once.
   auto r =
-      run(rexec({"-H", host(0) + "," + host(1) + ",127.0.0.[47-50]:" + p + "," + refused, "--timeout", "1"},
+      run(rexec({"-H", host(0) + "," + host(1) + ",127.0.0.[47-50]:" + p + "," + refused, "--timeout", "2"},
                 {"echo", "hi"}));
   EXPECT_EQ(r.exit_code, 255) << r.err;
   EXPECT_NE(r.out.find(host(0) + ": hi\n"), std::string::npos) << r.out;
@@ -217,7 +217,7 @@ TEST_F(FanoutTest, ExitStatusRuleAndSummary) {
             std::string::npos)
       << r.err;
   // Without the unreachable one: the highest status.
-  r = run(rexec({"-H", host(0) + ",127.0.0.[47-50]:" + p, "--timeout", "1"}, {"true"}));
+  r = run(rexec({"-H", host(0) + ",127.0.0.[47-50]:" + p, "--timeout", "2"}, {"true"}));
   EXPECT_EQ(r.exit_code, 143) << r.err;
   r = run(rexec({"-H", host(0) + "," + host(kFail1)}, {"true"}));
   EXPECT_EQ(r.exit_code, 3) << r.err;
@@ -300,7 +300,7 @@ TEST_F(FanoutTest, FailFastSkipsTheRestAndSignalsTheRunning) {
 
 TEST_F(FanoutTest, JsonRecordsForScripts) {
   const std::string refused = refusedHost();
-  const auto r = run(rexec({"--json", "--timeout", "1", "-H", host(0) + "," + host(kHang) + "," + refused},
+  const auto r = run(rexec({"--json", "--timeout", "2", "-H", host(0) + "," + host(kHang) + "," + refused},
                            {"sh", "-c", "echo out; printf 'err\\377' >&2"}));
   EXPECT_EQ(r.exit_code, 255) << r.err;
   const auto recs = lines(r.out);

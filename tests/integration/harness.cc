@@ -57,13 +57,14 @@ bool waitExit(pid_t pid, std::chrono::milliseconds timeout) {
 }
 
 pid_t spawn(const std::vector<std::string>& argv, int in_fd, int out_fd, int err_fd,
-            const std::vector<std::string>& extra_env = {}, int fd3 = -1) {
+            const std::vector<std::string>& extra_env = {}, int fd3 = -1, int fd9 = -1) {
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_adddup2(&fa, in_fd, 0);
   posix_spawn_file_actions_adddup2(&fa, out_fd, 1);
   posix_spawn_file_actions_adddup2(&fa, err_fd, 2);
   if (fd3 >= 0) posix_spawn_file_actions_adddup2(&fa, fd3, 3);
+  if (fd9 >= 0) posix_spawn_file_actions_adddup2(&fa, fd9, 9);
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
   sigset_t none, all;
@@ -344,7 +345,7 @@ Daemon::Daemon(const std::string& authorized_keys, const std::string& dir, Optio
   int err[2];
   makePipe(err);
   const int devnull = ::open("/dev/null", O_RDWR | O_CLOEXEC);
-  pid_ = spawn(argv, devnull, devnull, err[1], options.env, options.activation_fd);
+  pid_ = spawn(argv, devnull, devnull, err[1], options.env, options.activation_fd, options.stray_fd);
   ::close(devnull);
   ::close(err[1]);
   err_fd_ = err[0];

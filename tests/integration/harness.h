@@ -102,6 +102,7 @@ class Daemon {
     std::string listen = "127.0.0.1:0";
     std::vector<std::string> env;  // extra NAME=VALUE for the daemon's environment
     int activation_fd = -1;        // a listening socket handed over as systemd would (fd 3)
+    int stray_fd = -1;             // inherited at fd 9 unannounced, as a careless launcher leaks one
   };
   Daemon(const std::string& authorized_keys, const std::string& dir, Options options);
   Daemon(const std::string& authorized_keys, const std::string& dir)

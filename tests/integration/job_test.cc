@@ -6,8 +6,10 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <map>
 #include <optional>
+#include <thread>
 
 #include "tests/integration/harness.h"
 
@@ -157,6 +159,28 @@ TEST_F(JobTest, ALostSpawnHelperIsReportedOnceAndItsGroupKilled) {
   ASSERT_TRUE(next.result);
   EXPECT_EQ(next.result->exit_code(), 7);
   EXPECT_NE(launcher.helperPid(), helper);
+}
+
+TEST_F(JobTest, TimersArmedAfterASpawnCountFromItsEnd) {
+  // A spawn waits for the helper's answer with the loop stopped, and libuv's clock (read once a
+  // loop turn) stands still meanwhile. A timeout armed from the stale clock lost the whole wait:
+  // in CI a helper still starting took over a second, and a 1 s --timeout fired at once, before
+  // the command had printed anything. The sleep stands for that wait.
+  UvLauncher launcher(&loop_);
+  launcher.setDaemonBinary(rxtest::rexecdPath());
+  uv_update_time(&loop_);
+  const uint64_t before = uv_now(&loop_);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  JobSpec s = spec({"sh", "-c", "exit 7"});
+  s.timeout_ms = 60'000;
+  Recorder rec;
+  StartError err;
+  ASSERT_NE(launcher.start(s, &rec, err), nullptr);
+  EXPECT_GE(uv_now(&loop_), before + 100) << "the loop's clock was not brought up to date";
+  runUntil([&] { return rec.result.has_value(); });
+  ASSERT_TRUE(rec.result);
+  EXPECT_EQ(rec.result->exit_code(), 7);
+  EXPECT_FALSE(rec.result->has_timed_out());
 }
 
 }  // namespace

@@ -1,7 +1,10 @@
 // The spawn helper (daemon/spawner.h): rexecd's only child, the parent of every command; its
 // loss is loud and repaired; it ends with the daemon.
+#include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
+
+#include <filesystem>
 
 #include "tests/integration/fixture.h"
 
@@ -123,6 +126,51 @@ TEST_F(SpawnHelperTest, RunByHandItRefusesAtOnce) {
   const auto r = run({rexecdPath(), "--spawn-helper"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("spawn helper"), std::string::npos) << r.err;
+}
+
+// Descriptors rexecd inherited from whatever started it (here a pipe at fd 9, unannounced) are
+// its own: neither the helper nor a command gets them.
+class StrayDescriptorTest : public RexecTest {
+ public:
+  Daemon::Options daemonOptions() override {
+    if (::pipe2(stray_, O_CLOEXEC) != 0) ADD_FAILURE() << "pipe2";
+    Daemon::Options o;
+    o.stray_fd = stray_[0];
+    return o;
+  }
+  ~StrayDescriptorTest() override {
+    for (int fd : stray_)
+      if (fd >= 0) ::close(fd);
+  }
+  static std::string linkOf(const std::string& path) {
+    char buf[256];
+    const ssize_t n = ::readlink(path.c_str(), buf, sizeof buf);
+    return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
+  }
+  static std::string fdsOf(pid_t pid) {
+    std::string all;
+    for (const auto& e : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd"))
+      all += e.path().filename().string() + " " + linkOf(e.path()) + "\n";
+    return all;
+  }
+  int stray_[2] = {-1, -1};
+};
+
+TEST_F(StrayDescriptorTest, AnInheritedDescriptorReachesNeitherTheHelperNorACommand) {
+  const std::string pipe = linkOf("/proc/self/fd/" + std::to_string(stray_[0]));
+  ASSERT_EQ(pipe.rfind("pipe:[", 0), 0u) << pipe;
+  EXPECT_NE(fdsOf(daemon_->pid()).find("9 " + pipe + "\n"), std::string::npos)
+      << "the daemon holds it (else this test shows nothing): " << fdsOf(daemon_->pid());
+  const pid_t helper = helperOf(*daemon_);
+  ASSERT_GT(helper, 0);
+  EXPECT_EQ(fdsOf(helper).find(pipe), std::string::npos) << fdsOf(helper);
+  const std::string list = "for f in /proc/$$/fd/*; do echo \"${f##*/} $(readlink $f)\"; done";
+  for (const std::vector<std::string>& opts : {std::vector<std::string>{}, std::vector<std::string>{"-tt"}}) {
+    const auto r = runRemote({"sh", "-c", list}, opts);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.out.find("0 "), std::string::npos) << r.out;
+    EXPECT_EQ(r.out.find(pipe), std::string::npos) << r.out;
+  }
 }
 
 }  // namespace

@@ -11,6 +11,9 @@
 
 namespace rxtest {
 
+// A remote shell command that lists its own open descriptors, a "/proc/PID/fd/N TARGET" line each.
+inline const std::string kListOwnFds = "for f in /proc/$$/fd/*; do echo \"$f $(readlink $f)\"; done";
+
 inline std::vector<std::string> concat(std::vector<std::string> a, const std::vector<std::string>& b) {
   a.insert(a.end(), b.begin(), b.end());
   return a;

@@ -225,7 +225,7 @@ TEST_F(ServiceTest, SocketActivation) {
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, "activated\n");
   // A command does not inherit the socket systemd passed (the daemon made it close-on-exec).
-  auto fds = runRemote({"sh", "-c", "for f in /proc/$$/fd/*; do echo \"$f $(readlink $f)\"; done"});
+  auto fds = runRemote({"sh", "-c", kListOwnFds});
   EXPECT_EQ(fds.exit_code, 0) << fds.err;
   EXPECT_EQ(fds.out.find("socket:"), std::string::npos) << fds.out;
   EXPECT_EQ(daemon_->stop(), 0);

@@ -1,4 +1,5 @@
 // rexec: options only; the work is in OneHostCommand (one host) or Fanout (many).
+#include <malloc.h>
 #include <openssl/ssl.h>
 #include <signal.h>
 #include <unistd.h>
@@ -19,6 +20,14 @@
 
 int main(int argc, char** argv) {
   rx::prefaultOwnCode();  // see prefault.h: a fault costs ~20 us on our VMs
+  // Buffers of a stream's size (512 KiB chunks, and what the socket could not take at once, queued
+  // in a copy) are allocated and freed over and over. By default glibc hands each back to the
+  // kernel (munmap, or a trim of the heap's top), and the next one is faulted in afresh, page by
+  // page: 1 GiB of stdin into `cat >/dev/null` took 94,616 page faults and 0.70 s of the client's
+  // CPU. Kept in the heap instead: 777 faults and 0.61 s (9 alternating runs). The client is one
+  // command's life long and its queues are bounded, so keeping freed memory costs nothing.
+  mallopt(M_MMAP_THRESHOLD, 4 << 20);
+  mallopt(M_TRIM_THRESHOLD, 64 << 20);
   rx::ClientOptions opts;
   int exit_code = 0;
   if (rx::parseClientOptions(argc, argv, opts, exit_code) == rx::ParseOutcome::Exit) return exit_code;

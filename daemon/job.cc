@@ -26,6 +26,9 @@ namespace {
 constexpr size_t kReadBufferSize = 512 * 1024;
 static_assert(kReadBufferSize + kMaxDataFrameHeader <= kMaxFramePostAuth,
               "an Output frame must fit the frame limit");
+// Signals asked for before the spawn helper's answer (see signalGroup()): TERM, CONT and KILL
+// from a timeout or a lost client, and the client's own.
+constexpr size_t kMaxPendingSignals = 8;
 // Capacity asked for the child's pipes (best effort: the kernel may refuse past its per-user
 // limits, and the default 64 KiB stays).
 constexpr int kPipeSize = 1024 * 1024;
@@ -177,14 +180,13 @@ int Job::spawn() {
     request.add_stdio(index);
   }
   request.set_fd_count(static_cast<uint32_t>(fds.size()));
-  int pid = 0;
-  err = launcher_.spawner_.spawn(request, fds, this, pid);
+  err = launcher_.spawner_.spawn(request, fds, this);
   // Only the child (and whatever it starts) may hold the slave: the master reads EIO when the
   // last of them is gone.
   if (pty_slave >= 0) ::close(pty_slave);
-  closeTheirs();  // the child has its copies (or never started)
+  closeTheirs();  // the helper has its copies (the request carried them), or nothing was sent
   if (err != 0) return err;
-  pid_ = pid;
+  awaiting_start_ = true;
 
   // Not zero-filled (make_unique<char[]> would): that touched all 64 pages of it for every
   // command, 262 k of the daemon's 4.8 M instructions per `true`.
@@ -264,6 +266,7 @@ void Job::onExit(int64_t exit_status, int term_signal) {
 }
 
 void Job::onSpawnLost() {
+  awaiting_start_ = false;
   // The spawn helper died: this child's exit status will never come. Nothing of the group may
   // run on untracked, and the client must not take this for an outcome.
   signalGroup(SIGKILL);
@@ -322,8 +325,36 @@ void Job::onTimeout() {
   terminate();
 }
 
+void Job::onSpawnStarted(int pid) {
+  awaiting_start_ = false;
+  pid_ = pid;
+  if (observer_) observer_->onJobStarted(*this);
+  // A Ctrl-C, a timeout or a lost client while the helper was still starting it.
+  const std::vector<int> pending = std::move(pending_signals_);
+  pending_signals_.clear();
+  for (int signo : pending) signalGroup(signo);
+}
+
+void Job::onSpawnFailed(int error) {
+  awaiting_start_ = false;
+  pending_signals_.clear();
+  const StartError e = startErrorFor(error, spec_.argv[0]);
+  JobObserver* observer = observer_;
+  observer_ = nullptr;
+  finished_ = true;
+  if (observer) observer->onJobStartFailed(*this, e);
+  closeAll();  // frees the job in the last close callback
+}
+
 void Job::signalGroup(int signo) {
-  if (pid_ <= 0) return;
+  if (pid_ <= 0) {
+    // Not started yet: delivered once it has. The same signal twice in a row is one, so a
+    // client cannot grow this.
+    if (awaiting_start_ && (pending_signals_.empty() || pending_signals_.back() != signo) &&
+        pending_signals_.size() < kMaxPendingSignals)
+      pending_signals_.push_back(signo);
+    return;
+  }
   // Negative pid: the whole process group, which exists while any member lives; ESRCH only
   // means everyone is gone already.
   if (::kill(-pid_, signo) != 0 && errno != ESRCH)

@@ -96,6 +96,8 @@ class Job final : public JobHandle, private SpawnWatcher {
   void finishPipe(Pipe& pipe);
   void onExit(int64_t exit_status, int term_signal);
   // SpawnWatcher
+  void onSpawnStarted(int pid) override;
+  void onSpawnFailed(int error) override;
   void onSpawnExit(int64_t exit_status, int term_signal) override { onExit(exit_status, term_signal); }
   void onSpawnLost() override;
   void onGraceTimer();
@@ -116,6 +118,9 @@ class Job final : public JobHandle, private SpawnWatcher {
   uv_timer_t grace_timer_{};
   int open_handles_ = 0;
   int pid_ = 0;
+  // Asked of the spawn helper, not yet answered: signals wait in pending_signals_ meanwhile.
+  bool awaiting_start_ = false;
+  std::vector<int> pending_signals_;
   int pty_master_ = -1;  // pty jobs: the master, owned by stdout_'s handle
   bool exited_ = false;
   bool timed_out_ = false;

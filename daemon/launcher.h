@@ -63,6 +63,11 @@ class JobObserver {
   virtual void onJobOutput(JobHandle& job, rxpb::v1::Stream stream, std::string_view data) = 0;
   // The child's stdin queue fell below the low watermark after being above the high one.
   virtual void onJobStdinDrained(JobHandle& job) = 0;
+  // The command's process has started (exec'd): job.pid() is known from now on.
+  virtual void onJobStarted(JobHandle& job) { (void)job; }
+  // Last call for this job instead of onJobFinished: its program could not be started (not
+  // found, not executable, ...). Nothing of it ran. The handle must not be used after this.
+  virtual void onJobStartFailed(JobHandle& job, const StartError& error) = 0;
   // Last call for this job: the process was reaped and both output streams are finished. The
   // result has exec_id, outcome, byte counts and wall time filled in. The handle must not be
   // used after this returns.
@@ -76,8 +81,9 @@ class JobHandle {
  public:
   virtual ~JobHandle() = default;
   virtual uint32_t execId() const = 0;
+  // 0 until onJobStarted.
   virtual int pid() const = 0;
-  // Delivers a signal to the job's whole process group.
+  // Delivers a signal to the job's whole process group (once it has started, if it has not yet).
   virtual void signalGroup(int signo) = 0;
   // TERM to the group now, KILL after the kill grace. Idempotent.
   virtual void terminate() = 0;
@@ -96,7 +102,8 @@ class JobHandle {
 class Launcher {
  public:
   virtual ~Launcher() = default;
-  // Starts a job, or returns nullptr and fills `error`.
+  // Starts a job, or returns nullptr and fills `error` (a failure known at once). That the
+  // program itself cannot be started may come later, as onJobStartFailed.
   virtual JobHandle* start(const JobSpec& spec, JobObserver* observer, StartError& error) = 0;
   // How many jobs are still alive (including detached ones being killed).
   virtual size_t liveJobs() const = 0;

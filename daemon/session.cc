@@ -442,7 +442,21 @@ void Session::handleExec(const rxpb::v1::ExecRequest& req) {
   }
   jobs_[id] = JobEntry{job, argv_log, spec.stdin_open, spec.pty.has_value()};
   if (output_paused_) job->pauseOutput();
-  log::info("{} exec {}: started pid {} {}", peer_, id, job->pid(), argv_log);
+}
+
+void Session::onJobStarted(JobHandle& job) {
+  const auto it = jobs_.find(job.execId());
+  log::info("{} exec {}: started pid {} {}", peer_, job.execId(), job.pid(),
+            it != jobs_.end() ? it->second.argv_for_log : "?");
+}
+
+void Session::onJobStartFailed(JobHandle& job, const StartError& error) {
+  const uint32_t exec_id = job.execId();
+  const auto it = jobs_.find(exec_id);
+  const std::string argv_log = it != jobs_.end() ? it->second.argv_for_log : "?";
+  if (it != jobs_.end()) jobs_.erase(it);
+  refuseExec(exec_id, error.reason, error.message, argv_log);
+  afterJobEnded();
 }
 
 void Session::handleWindowChange(const rxpb::v1::WindowChange& change) {
@@ -492,6 +506,10 @@ void Session::onJobFinished(JobHandle& job, const rxpb::v1::ExecResult& result) 
   }
   audit(result.exec_id(), argv_log, outcome, result.wall_time_us(), result.stdout_bytes(),
         result.stderr_bytes());
+  afterJobEnded();
+}
+
+void Session::afterJobEnded() {
   updateReading();
   if (shutting_down_ && jobs_.empty()) {
     closeSession();

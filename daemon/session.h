@@ -77,10 +77,14 @@ class Session final : public JobObserver, private DataFrameReader::Sink {
   // JobObserver
   void onJobOutput(JobHandle& job, rxpb::v1::Stream stream, std::string_view data) override;
   void onJobStdinDrained(JobHandle& job) override;
+  void onJobStarted(JobHandle& job) override;
+  void onJobStartFailed(JobHandle& job, const StartError& error) override;
   void onJobFinished(JobHandle& job, const rxpb::v1::ExecResult& result) override;
   void onJobLost(JobHandle& job, const std::string& why) override;
 
  private:
+  // A job's last report is in (result or start failure): reading may resume, the answer goes out.
+  void afterJobEnded();
   enum class State { AwaitAuth, Authenticated, Closing };
   struct JobEntry {
     JobHandle* handle;

@@ -127,44 +127,48 @@ class SpawnHelper {
     child->process.data = child;
     const int err = uv_spawn(loop_, &child->process, &options);
     for (int fd : fds) ::close(fd);  // the child has its copies (or never started)
-    rxpb::v1::SpawnReply reply;
-    reply.set_id(req.id());
+    rxpb::v1::SpawnEvent event;
+    rxpb::v1::SpawnReply* reply = event.mutable_reply();
+    reply->set_id(req.id());
     if (err != 0) {
-      reply.set_error(err);
+      reply->set_error(err);
       // uv_spawn initialises the handle even when it fails, and it must be closed either way.
       uv_close(reinterpret_cast<uv_handle_t*>(&child->process),
                [](uv_handle_t* h) { delete static_cast<Child*>(h->data); });
     } else {
-      reply.set_pid(child->process.pid);
+      reply->set_pid(child->process.pid);
     }
-    // rexecd waits for this answer before it sends anything else, so the socket has room.
-    const int sent = sendWithFds(kSpawnRequestFd, encodeFrame(reply), {});
-    if (sent != 0) {
-      fail(std::string("answering rexecd: ") + std::strerror(-sent));
+    // On the event socket, ahead of this child's exit: rexecd reads the two in this order.
+    return sendEvent(event, "an answer");
+  }
+
+  // False: rexecd cannot be told any more (the helper stops).
+  bool sendEvent(const rxpb::v1::SpawnEvent& event, const char* what) {
+    const std::string context = std::string("sending ") + what + " to rexecd: ";
+    const int err = writeOwned(reinterpret_cast<uv_stream_t*>(&events_), encodeFrame(event),
+                               [this, context](int werr, size_t) {
+                                 if (werr != 0 && werr != UV_ECANCELED) {
+                                   fail(context + uv_strerror(werr));
+                                   stop();
+                                 }
+                               });
+    if (err != 0) {
+      fail(context + uv_strerror(err));
       return false;
     }
     return true;
   }
 
   void onExit(Child* child, int64_t status, int sig) {
-    rxpb::v1::SpawnExit exit;
-    exit.set_id(child->id);
-    exit.set_exit_status(status);
-    exit.set_term_signal(sig);
+    rxpb::v1::SpawnEvent event;
+    rxpb::v1::SpawnExit* exit = event.mutable_exit();
+    exit->set_id(child->id);
+    exit->set_exit_status(status);
+    exit->set_term_signal(sig);
     uv_close(reinterpret_cast<uv_handle_t*>(&child->process),
              [](uv_handle_t* h) { delete static_cast<Child*>(h->data); });
     if (stopped_) return;
-    const int err =
-        writeOwned(reinterpret_cast<uv_stream_t*>(&events_), encodeFrame(exit), [this](int werr, size_t) {
-          if (werr != 0 && werr != UV_ECANCELED) {
-            fail(std::string("sending an exit to rexecd: ") + uv_strerror(werr));
-            stop();
-          }
-        });
-    if (err != 0) {
-      fail(std::string("sending an exit to rexecd: ") + uv_strerror(err));
-      stop();
-    }
+    if (!sendEvent(event, "an exit")) stop();
   }
 
   void fail(const std::string& what) {

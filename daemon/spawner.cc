@@ -18,9 +18,10 @@
 namespace rx {
 namespace {
 
-// How long a spawn may take before the helper is taken for hung (it is killed, and the command
-// fails to start). uv_spawn answers once the child has exec'd, which a binary on slow storage
-// may delay, but never by this much.
+// How long an answer may be awaited before the helper is taken for hung (it is killed, and the
+// commands waiting for it fail to start). uv_spawn answers once the child has exec'd, which a
+// binary on slow storage may delay, but never by this much. Counted from the last answer while
+// any is awaited (the helper answers in turn).
 constexpr int kAnswerTimeoutS = 60;
 constexpr size_t kMaxEvent = 256;
 
@@ -34,7 +35,7 @@ class HelperProcess {
   HelperProcess(Spawner* owner, uv_loop_t* loop) : owner_(owner), loop_(loop) {}
 
   int start(const std::string& binary);
-  int spawn(rxpb::v1::SpawnRequest& request, const std::vector<int>& fds, SpawnWatcher* watcher, int& pid);
+  int spawn(rxpb::v1::SpawnRequest& request, const std::vector<int>& fds, SpawnWatcher* watcher);
   // Ends the helper (end of file on its request socket) without telling any watcher.
   void close() { end(true); }
   bool usable() const { return !closing_; }
@@ -46,6 +47,10 @@ class HelperProcess {
   void end(bool asked);
   void onHelperExit(int64_t status, int sig);
   void onEvents(ssize_t nread);
+  // False: the helper was lost over it.
+  bool onReply(const rxpb::v1::SpawnReply& reply);
+  bool onExit(const rxpb::v1::SpawnExit& exit);
+  void armAnswerTimer();
   void closeHandle(uv_handle_t* h);
   void onHandleClosed();
 
@@ -53,14 +58,21 @@ class HelperProcess {
   uv_loop_t* loop_;
   uv_process_t process_{};
   uv_pipe_t events_{};
+  uv_timer_t answer_timer_{};  // runs while answers are awaited
   int request_fd_ = -1;
   int open_handles_ = 0;
   int pid_ = 0;
   bool running_ = false;  // the helper process has not been reaped
   bool closing_ = false;
   bool asked_to_end_ = false;  // by the owner (the daemon is done), as opposed to a failure
-  std::map<uint64_t, SpawnWatcher*> watchers_;
-  std::map<uint64_t, SpawnWatcher*> lost_;  // to be told onSpawnLost() once everything is closed
+  // Every request not yet ended: awaiting its answer (`started` false) or its child's exit.
+  struct Pending {
+    SpawnWatcher* watcher;
+    bool started;
+  };
+  std::map<uint64_t, Pending> watchers_;
+  size_t awaited_answers_ = 0;
+  std::map<uint64_t, Pending> lost_;  // to be told onSpawnLost() once everything is closed
   FrameDecoder events_in_{kMaxEvent};
   char read_buf_[4096];
 };
@@ -102,6 +114,9 @@ int HelperProcess::start(const std::string& binary) {
   uv_pipe_init(loop_, &events_, 0);
   events_.data = this;
   ++open_handles_;
+  uv_timer_init(loop_, &answer_timer_);
+  answer_timer_.data = this;
+  ++open_handles_;
   request_fd_ = req[0];
   int open_err = err;
   if (err == 0) {
@@ -114,8 +129,9 @@ int HelperProcess::start(const std::string& binary) {
     close();
     return open_err;
   }
+  // A request is sent whole, blocking while the helper's socket is full (it reads requests as
+  // fast as it can fork), but not for ever.
   const timeval timeout{kAnswerTimeoutS, 0};
-  ::setsockopt(request_fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
   ::setsockopt(request_fd_, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
   uv_read_start(
       reinterpret_cast<uv_stream_t*>(&events_),
@@ -129,47 +145,24 @@ int HelperProcess::start(const std::string& binary) {
   return 0;
 }
 
-int HelperProcess::spawn(rxpb::v1::SpawnRequest& request, const std::vector<int>& fds, SpawnWatcher* watcher,
-                         int& pid) {
+int HelperProcess::spawn(rxpb::v1::SpawnRequest& request, const std::vector<int>& fds,
+                         SpawnWatcher* watcher) {
   if (int err = sendWithFds(request_fd_, encodeFrame(request), fds); err != 0) {
     lost(fmt::format("cannot send it a request: {}", std::strerror(-err)));
     return err == -EAGAIN ? UV_ETIMEDOUT : err;
   }
-  // The one answer to this request; nothing else comes on this socket.
-  FrameDecoder in(kMaxEvent);
-  rxpb::v1::SpawnReply reply;
-  for (;;) {
-    const FrameDecoder::Result r = in.next(reply);
-    if (r == FrameDecoder::Result::Frame) {
-      if (in.buffered() != 0 || reply.id() != request.id() || (reply.error() == 0) == (reply.pid() <= 0) ||
-          reply.error() > 0) {
-        lost("its answer is not one");
-        return UV_EPROTO;
-      }
-      break;
-    }
-    if (r == FrameDecoder::Result::Error) {
-      lost("its answer is not one: " + in.error());
-      return UV_EPROTO;
-    }
-    char buf[kMaxEvent];
-    const ssize_t n = ::recv(request_fd_, buf, sizeof buf, 0);
-    if (n > 0) {
-      in.feed(std::string_view(buf, static_cast<size_t>(n)));
-      continue;
-    }
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      lost(fmt::format("no answer in {} s", kAnswerTimeoutS));
-      return UV_ETIMEDOUT;
-    }
-    lost(n == 0 ? "it closed its socket" : fmt::format("reading its answer: {}", std::strerror(errno)));
-    return UV_EPIPE;
-  }
-  if (reply.error() != 0) return reply.error();
-  watchers_[request.id()] = watcher;
-  pid = reply.pid();
+  watchers_[request.id()] = Pending{watcher, false};
+  if (awaited_answers_++ == 0) armAnswerTimer();
   return 0;
+}
+
+void HelperProcess::armAnswerTimer() {
+  uv_timer_start(
+      &answer_timer_,
+      [](uv_timer_t* t) {
+        static_cast<HelperProcess*>(t->data)->lost(fmt::format("no answer in {} s", kAnswerTimeoutS));
+      },
+      static_cast<uint64_t>(kAnswerTimeoutS) * 1000, 0);
 }
 
 void HelperProcess::onEvents(ssize_t nread) {
@@ -180,25 +173,54 @@ void HelperProcess::onEvents(ssize_t nread) {
     return;
   }
   events_in_.feed(std::string_view(read_buf_, static_cast<size_t>(nread)));
-  rxpb::v1::SpawnExit exit;
+  rxpb::v1::SpawnEvent event;
   for (;;) {
-    const FrameDecoder::Result r = events_in_.next(exit);
+    const FrameDecoder::Result r = events_in_.next(event);
     if (r == FrameDecoder::Result::NeedMore) break;
     if (r == FrameDecoder::Result::Error) {
       lost("an event from it is not one: " + events_in_.error());
       return;
     }
-    const auto it = watchers_.find(exit.id());
-    if (it == watchers_.end()) {
-      lost(fmt::format("it reported the exit of a child it never started ({})", exit.id()));
-      return;
-    }
-    SpawnWatcher* w = it->second;
-    watchers_.erase(it);
-    // May spawn (the session's next command) or close; neither touches events_in_.
-    w->onSpawnExit(exit.exit_status(), exit.term_signal());
-    if (closing_) return;
+    // A watcher may spawn (the session's next command) or close; neither touches events_in_.
+    const bool ok = event.has_reply()  ? onReply(event.reply())
+                    : event.has_exit() ? onExit(event.exit())
+                                       : (lost("an event from it is neither an answer nor an exit"), false);
+    if (!ok || closing_) return;
   }
+}
+
+bool HelperProcess::onReply(const rxpb::v1::SpawnReply& reply) {
+  const auto it = watchers_.find(reply.id());
+  if (it == watchers_.end() || it->second.started || (reply.error() == 0) == (reply.pid() <= 0) ||
+      reply.error() > 0) {
+    lost(fmt::format("its answer for spawn {} is not one", reply.id()));
+    return false;
+  }
+  if (--awaited_answers_ == 0)
+    uv_timer_stop(&answer_timer_);
+  else
+    armAnswerTimer();  // the next answer has as long from now
+  SpawnWatcher* w = it->second.watcher;
+  if (reply.error() != 0) {
+    watchers_.erase(it);
+    w->onSpawnFailed(reply.error());
+  } else {
+    it->second.started = true;
+    w->onSpawnStarted(reply.pid());
+  }
+  return true;
+}
+
+bool HelperProcess::onExit(const rxpb::v1::SpawnExit& exit) {
+  const auto it = watchers_.find(exit.id());
+  if (it == watchers_.end() || !it->second.started) {
+    lost(fmt::format("it reported the exit of a child it never started ({})", exit.id()));
+    return false;
+  }
+  SpawnWatcher* w = it->second.watcher;
+  watchers_.erase(it);
+  w->onSpawnExit(exit.exit_status(), exit.term_signal());
+  return true;
 }
 
 void HelperProcess::onHelperExit(int64_t status, int sig) {
@@ -235,6 +257,7 @@ void HelperProcess::end(bool asked) {
   if (request_fd_ >= 0) ::close(request_fd_);  // end of file: the helper exits
   request_fd_ = -1;
   closeHandle(reinterpret_cast<uv_handle_t*>(&events_));
+  closeHandle(reinterpret_cast<uv_handle_t*>(&answer_timer_));
   // The process handle closes when the helper has been reaped, so none is left a zombie.
   if (!running_) closeHandle(reinterpret_cast<uv_handle_t*>(&process_));
 }
@@ -248,7 +271,7 @@ void HelperProcess::onHandleClosed() {
   if (--open_handles_ > 0) return;
   const auto lost = std::move(lost_);
   delete this;
-  for (auto& [id, w] : lost) w->onSpawnLost();
+  for (auto& [id, pending] : lost) pending.watcher->onSpawnLost();
 }
 
 Spawner::Spawner(uv_loop_t* loop, std::string helper_binary)
@@ -265,15 +288,14 @@ int Spawner::start() {
   return err;  // on failure the helper has detached itself and frees itself
 }
 
-int Spawner::spawn(rxpb::v1::SpawnRequest& request, const std::vector<int>& fds, SpawnWatcher* watcher,
-                   int& pid) {
+int Spawner::spawn(rxpb::v1::SpawnRequest& request, const std::vector<int>& fds, SpawnWatcher* watcher) {
   if (const int err = start(); err != 0) return err;
   request.set_id(next_id_++);
-  const int err = helper_->spawn(request, fds, watcher, pid);
-  // The loop's clock stood still while this waited for the answer (up to seconds when the
-  // helper was still starting on a loaded machine), and every timer armed from it afterwards
-  // (the command's --timeout first) would have lost that much: a 1 s timeout fired at once when
-  // the wait took longer (CI, under ASan with 100 daemons and helpers starting).
+  const int err = helper_->spawn(request, fds, watcher);
+  // The loop's clock stands still while a send blocks (a full socket: the helper still starting
+  // on a loaded machine, or many requests at once), and every timer armed from it afterwards (the
+  // command's --timeout first) would lose that much: a 1 s timeout once fired at once when the
+  // wait took longer (CI, under ASan with 100 daemons and helpers starting).
   uv_update_time(loop_);
   return err;
 }

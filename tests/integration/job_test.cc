@@ -23,9 +23,13 @@ struct Recorder final : JobObserver {
     output[stream].append(data);
   }
   void onJobStdinDrained(JobHandle&) override {}
+  void onJobStarted(JobHandle& job) override { started_pid = job.pid(); }
+  void onJobStartFailed(JobHandle&, const StartError& e) override { start_failed = e; }
   void onJobFinished(JobHandle&, const rxpb::v1::ExecResult& r) override { result = r; }
   void onJobLost(JobHandle&, const std::string& why) override { lost = why; }
   std::optional<std::string> lost;
+  std::optional<pid_t> started_pid;
+  std::optional<StartError> start_failed;
 };
 
 class JobTest : public ::testing::Test {
@@ -72,10 +76,57 @@ TEST_F(JobTest, StartFailureIsReportedAndFreesEverything) {
   launcher.setDaemonBinary(rxtest::rexecdPath());
   Recorder rec;
   StartError err;
-  EXPECT_EQ(launcher.start(spec({"/no/such/program"}), &rec, err), nullptr);
-  EXPECT_EQ(err.reason, rxpb::v1::StartFailed::NOT_FOUND);
+  // Known at once: nothing to start.
+  EXPECT_EQ(launcher.start(spec({}), &rec, err), nullptr);
+  EXPECT_EQ(err.reason, rxpb::v1::StartFailed::REFUSED);
+  // Known once the spawn helper has tried: the last report for the job, instead of a result.
+  ASSERT_NE(launcher.start(spec({"/no/such/program"}), &rec, err), nullptr);
+  runUntil([&] { return rec.start_failed.has_value(); });
+  ASSERT_TRUE(rec.start_failed);
+  EXPECT_EQ(rec.start_failed->reason, rxpb::v1::StartFailed::NOT_FOUND);
+  EXPECT_NE(rec.start_failed->message.find("/no/such/program"), std::string::npos)
+      << rec.start_failed->message;
   runUntil([&] { return launcher.liveJobs() == 0; });
   EXPECT_EQ(launcher.liveJobs(), 0u);
+  EXPECT_FALSE(rec.started_pid);
+  EXPECT_FALSE(rec.result);
+  EXPECT_FALSE(rec.lost);
+}
+
+TEST_F(JobTest, SignalsBeforeTheHelperAnsweredAreDeliveredOnceItHas) {
+  // The daemon does not wait for the spawn helper's answer, so a Ctrl-C, a timeout or a lost
+  // client can come before the child's pid is known. None of them may be lost.
+  UvLauncher launcher(&loop_);
+  launcher.setDaemonBinary(rxtest::rexecdPath());
+  Recorder rec;
+  StartError err;
+  // Their --timeout only ends the test if a signal was lost.
+  JobSpec s = spec({"sleep", "319.101"});
+  s.timeout_ms = 20'000;
+  JobHandle* job = launcher.start(s, &rec, err);
+  ASSERT_NE(job, nullptr);
+  // The loop has not run: the answer cannot have been read yet.
+  EXPECT_EQ(job->pid(), 0);
+  job->signalGroup(SIGINT);
+  job->signalGroup(SIGINT);  // the same again is one
+  runUntil([&] { return rec.result.has_value(); });
+  ASSERT_TRUE(rec.result);
+  ASSERT_TRUE(rec.started_pid);
+  EXPECT_GT(*rec.started_pid, 0);
+  EXPECT_EQ(rec.result->signaled().name(), "INT");
+  EXPECT_TRUE(rxtest::waitGroupGone(*rec.started_pid));
+
+  // A terminate (a timeout, a lost client) before the start.
+  Recorder term;
+  s.argv = {"sleep", "320.101"};
+  job = launcher.start(s, &term, err);
+  ASSERT_NE(job, nullptr);
+  job->terminate();
+  runUntil([&] { return term.result.has_value(); });
+  ASSERT_TRUE(term.result);
+  EXPECT_EQ(term.result->signaled().name(), "TERM");
+  ASSERT_TRUE(term.started_pid);
+  EXPECT_TRUE(rxtest::waitGroupGone(*term.started_pid));
 }
 
 TEST_F(JobTest, PausedOutputIsNotCutByTheDrainGrace) {
@@ -121,7 +172,9 @@ TEST_F(JobTest, TerminateKillsTheGroupAfterTheGrace) {
   s.kill_grace_ms = 50;
   JobHandle* job = launcher.start(s, &rec, err);
   ASSERT_NE(job, nullptr);
-  const pid_t pgid = job->pid();
+  runUntil([&] { return rec.started_pid.has_value(); });
+  ASSERT_TRUE(rec.started_pid);
+  const pid_t pgid = *rec.started_pid;
   runUntil([&] { return rec.output[rxpb::v1::STREAM_STDOUT] == "ready\n"; });  // the trap is set
   job->terminate();
   runUntil([&] { return rec.result.has_value(); });
@@ -140,7 +193,9 @@ TEST_F(JobTest, ALostSpawnHelperIsReportedOnceAndItsGroupKilled) {
   StartError err;
   JobHandle* job = launcher.start(spec({"sh", "-c", "echo ready; sleep 313.101 & wait"}), &rec, err);
   ASSERT_NE(job, nullptr);
-  const pid_t pgid = job->pid();
+  runUntil([&] { return rec.started_pid.has_value(); });
+  ASSERT_TRUE(rec.started_pid);
+  const pid_t pgid = *rec.started_pid;
   runUntil([&] { return rec.output[rxpb::v1::STREAM_STDOUT] == "ready\n"; });
   const pid_t helper = launcher.helperPid();
   ASSERT_GT(helper, 0);
@@ -162,10 +217,11 @@ TEST_F(JobTest, ALostSpawnHelperIsReportedOnceAndItsGroupKilled) {
 }
 
 TEST_F(JobTest, TimersArmedAfterASpawnCountFromItsEnd) {
-  // A spawn waits for the helper's answer with the loop stopped, and libuv's clock (read once a
-  // loop turn) stands still meanwhile. A timeout armed from the stale clock lost the whole wait:
-  // in CI a helper still starting took over a second, and a 1 s --timeout fired at once, before
-  // the command had printed anything. The sleep stands for that wait.
+  // A spawn can block the loop (it once waited for the helper's answer; now only a request that
+  // finds the helper's socket full does), and libuv's clock (read once a loop turn) stands still
+  // meanwhile. A timeout armed from the stale clock lost the whole wait: in CI a helper still
+  // starting took over a second, and a 1 s --timeout fired at once, before the command had
+  // printed anything. The sleep stands for such a wait.
   UvLauncher launcher(&loop_);
   launcher.setDaemonBinary(rxtest::rexecdPath());
   uv_update_time(&loop_);

@@ -18,9 +18,13 @@ struct Recorder final : JobObserver {
     output[stream].append(data);
   }
   void onJobStdinDrained(JobHandle&) override {}
+  void onJobStarted(JobHandle& job) override { started_pid = job.pid(); }
+  void onJobStartFailed(JobHandle&, const StartError& e) override { start_failed = e; }
   void onJobFinished(JobHandle&, const rxpb::v1::ExecResult& r) override { result = r; }
   void onJobLost(JobHandle&, const std::string& why) override { lost = why; }
   std::optional<std::string> lost;
+  std::optional<pid_t> started_pid;
+  std::optional<StartError> start_failed;
 };
 
 class PtyJobTest : public ::testing::Test {

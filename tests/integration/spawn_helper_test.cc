@@ -92,6 +92,33 @@ TEST_F(SpawnHelperTest, ALostHelperFailsItsCommandsLoudlyKillsThemAndIsReplaced)
   EXPECT_NE(replacement, helper);
 }
 
+TEST_F(SpawnHelperTest, AStartTheHelperHasNotAnsweredHoldsUpNoOtherSession) {
+  // rexecd does not wait for the helper's answer (daemon/spawner.h). Here the helper is stopped,
+  // as a start from hung storage would hold it: while one client's command waits for it, other
+  // clients are served, from the TLS handshake to a refused command's answer.
+  const pid_t helper = helperOf(*daemon_);
+  ASSERT_GT(helper, 0);
+  ASSERT_EQ(::kill(helper, SIGSTOP), 0);
+  Subprocess waiting(rexec({"echo", "late"}));
+  ASSERT_TRUE(daemon_->waitForLog({"authenticated with key"}));
+  const auto refused = runRemote({"true"}, {"--cwd", "/no/such/dir/321"});
+  EXPECT_EQ(refused.exit_code, 255) << refused.err;
+  EXPECT_NE(refused.err.find("no such directory"), std::string::npos) << refused.err;
+  const std::string other = dir_.file("other-key");
+  makeKey(other, "stranger");
+  const auto stranger =
+      run({rexecPath(), "-i", other, "--known-hosts", knownHosts(), daemon_->target(), "true"});
+  EXPECT_EQ(stranger.exit_code, 255) << stranger.err;
+  EXPECT_NE(stranger.err.find("authentication refused"), std::string::npos) << stranger.err;
+  // All of that while the first command was still waiting: had the daemon waited for the helper,
+  // neither could have been answered before it (or its 60 s limit).
+  EXPECT_EQ(daemon_->countLog("started pid"), 0u);
+  ASSERT_EQ(::kill(helper, SIGCONT), 0);
+  const auto r = waiting.wait();
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "late\n");
+}
+
 TEST_F(SpawnHelperTest, AHelperLostWhileIdleIsReplacedForTheNextCommand) {
   const pid_t helper = helperOf(*daemon_);
   ASSERT_GT(helper, 0);

@@ -12,14 +12,12 @@
 #include "client/fanout_targets.h"
 #include "client/one_host_command.h"
 #include "client/options.h"
-#include "client/prefault.h"
 #include "client/raw_terminal.h"
 #include "common/crypto_library.h"
 #include "common/key_file.h"
 #include "common/limits.h"
 
 int main(int argc, char** argv) {
-  rx::prefaultOwnCode();  // see prefault.h: a fault costs ~20 us on our VMs
   // Buffers of a stream's size (512 KiB chunks, and what the socket could not take at once, queued
   // in a copy) are allocated and freed over and over. By default glibc hands each back to the
   // kernel (munmap, or a trim of the heap's top), and the next one is faulted in afresh, page by

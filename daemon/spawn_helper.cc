@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstring>
 #include <deque>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -137,6 +138,7 @@ class SpawnHelper {
                [](uv_handle_t* h) { delete static_cast<Child*>(h->data); });
     } else {
       reply->set_pid(child->process.pid);
+      running_.insert(child->process.pid);
     }
     // On the event socket, ahead of this child's exit: rexecd reads the two in this order.
     return sendEvent(event, "an answer");
@@ -160,6 +162,7 @@ class SpawnHelper {
   }
 
   void onExit(Child* child, int64_t status, int sig) {
+    running_.erase(child->process.pid);
     rxpb::v1::SpawnEvent event;
     rxpb::v1::SpawnExit* exit = event.mutable_exit();
     exit->set_id(child->id);
@@ -176,11 +179,16 @@ class SpawnHelper {
     std::fprintf(stderr, "rexecd spawn helper: %s\n", what.c_str());
   }
 
-  // Nothing more to do once rexecd is gone: children still running are left as they are (as
-  // when rexecd itself dies), and whatever is still open is closed by the exit.
+  // Nothing more to do once rexecd is gone (or this helper cannot go on). A command still running
+  // then has nobody to report its output or its end to: it would run on as an orphan, which rexec
+  // never leaves behind. So its whole process group is killed, as rexecd kills a session's
+  // commands when their client goes. When rexecd ends normally there are none: it waits for its
+  // commands first. This covers rexecd dying (a crash, SIGKILL) and a command whose start was
+  // still in flight when a forced shutdown killed the groups rexecd knew.
   void stop() {
     if (stopped_) return;
     stopped_ = true;
+    for (const int pid : running_) ::kill(-pid, SIGKILL);
     uv_stop(loop_);
   }
 
@@ -188,7 +196,8 @@ class SpawnHelper {
   uv_poll_t requests_{};
   uv_pipe_t events_{};
   FrameDecoder requests_in_{kMaxSpawnRequest};
-  std::deque<int> fds_;  // received, not yet given to a request
+  std::deque<int> fds_;    // received, not yet given to a request
+  std::set<int> running_;  // the children started and not yet reaped (each leads its group)
   bool stopped_ = false;
   bool failed_ = false;
 };

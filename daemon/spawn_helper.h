@@ -5,9 +5,11 @@
 // It runs its own libuv loop: requests (proto/spawn.proto) come on fd 3 with the child's stdio
 // descriptors attached; it starts each with uv_spawn and answers on fd 4 once the child has
 // exec'd; exits go out on fd 4 too, after the answer, as the children are reaped. rexecd does not
-// wait for the answers (daemon/spawner.h). At end of file on fd 3 (rexecd closed
-// it, or died) it exits. It ignores SIGINT, SIGTERM and SIGHUP: a terminal's ^C or a service
-// manager's stop is rexecd's to handle, and rexecd's end is the helper's end.
+// wait for the answers (daemon/spawner.h). At end of file on fd 3 (rexecd closed it, or died) it
+// kills the process group of every command it started that still runs (none when rexecd ended
+// normally: it waits for its commands) and exits. It ignores SIGINT, SIGTERM and SIGHUP: a
+// terminal's ^C or a service manager's stop is rexecd's to handle, and rexecd's end is the
+// helper's end.
 #include <cstddef>
 
 namespace rx {

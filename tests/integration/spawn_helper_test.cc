@@ -147,6 +147,27 @@ TEST_F(SpawnHelperTest, TheHelperEndsWhenTheDaemonIsKilled) {
   daemon_.reset();
 }
 
+TEST_F(SpawnHelperTest, ADaemonThatDiesLeavesNoCommandRunning) {
+  // rexecd killed (a crash): nobody can report these commands' output or end any more, and one
+  // left running would be an orphan. Its helper sees end of file and kills the process group of
+  // every command it started that still runs.
+  const pid_t helper = helperOf(*daemon_);
+  ASSERT_GT(helper, 0);
+  Subprocess::Options o;
+  o.keep_stdin_open = true;
+  Subprocess client(rexec({"sh", "-c", "echo ready; sleep 323.101 & wait"}), o);
+  ASSERT_TRUE(client.waitForStdout("ready\n"));
+  const pid_t cmd = startedPid(*daemon_, "323.101");
+  ASSERT_GT(cmd, 0);
+  daemon_->kill9();
+  EXPECT_TRUE(waitGroupGone(cmd)) << "the command's whole group (the sleep too) was killed";
+  EXPECT_TRUE(waitProcessGone(helper));
+  const auto r = client.wait();
+  EXPECT_EQ(r.exit_code, 255) << r.err;
+  EXPECT_NE(r.err.find("connection lost before the command finished"), std::string::npos) << r.err;
+  daemon_.reset();
+}
+
 TEST_F(SpawnHelperTest, RunByHandItRefusesAtOnce) {
   // Without rexecd's sockets on fds 3 and 4 there is nothing to serve: a clear line, exit 2.
   const auto r = run({rexecdPath(), "--spawn-helper"});

@@ -451,12 +451,17 @@ void Session::onJobStarted(JobHandle& job) {
 }
 
 void Session::onJobStartFailed(JobHandle& job, const StartError& error) {
-  const uint32_t exec_id = job.execId();
-  const auto it = jobs_.find(exec_id);
-  const std::string argv_log = it != jobs_.end() ? it->second.argv_for_log : "?";
-  if (it != jobs_.end()) jobs_.erase(it);
-  refuseExec(exec_id, error.reason, error.message, argv_log);
+  const std::string argv_log = forgetJob(job.execId());
+  refuseExec(job.execId(), error.reason, error.message, argv_log);
   afterJobEnded();
+}
+
+std::string Session::forgetJob(uint32_t exec_id) {
+  const auto it = jobs_.find(exec_id);
+  if (it == jobs_.end()) return "?";
+  std::string argv_log = std::move(it->second.argv_for_log);
+  jobs_.erase(it);
+  return argv_log;
 }
 
 void Session::handleWindowChange(const rxpb::v1::WindowChange& change) {
@@ -484,9 +489,7 @@ void Session::onJobOutput(JobHandle& job, rxpb::v1::Stream stream, std::string_v
 void Session::onJobStdinDrained(JobHandle&) { updateReading(); }
 
 void Session::onJobFinished(JobHandle& job, const rxpb::v1::ExecResult& result) {
-  auto it = jobs_.find(job.execId());
-  std::string argv_log = it != jobs_.end() ? it->second.argv_for_log : "?";
-  if (it != jobs_.end()) jobs_.erase(it);
+  const std::string argv_log = forgetJob(job.execId());
   Frame f;
   *f.mutable_exec_result() = result;
   queue(f);

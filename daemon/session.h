@@ -83,6 +83,9 @@ class Session final : public JobObserver, private DataFrameReader::Sink {
   void onJobLost(JobHandle& job, const std::string& why) override;
 
  private:
+  // A job's last report is in: takes it out of jobs_ and returns its argv for the log ("?" if it
+  // was not there).
+  std::string forgetJob(uint32_t exec_id);
   // A job's last report is in (result or start failure): reading may resume, the answer goes out.
   void afterJobEnded();
   enum class State { AwaitAuth, Authenticated, Closing };

@@ -5,13 +5,26 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <memory>
 
 #include "tests/integration/fixture.h"
 
 namespace rxtest {
 namespace {
 
-using SpawnHelperTest = RexecTest;
+class SpawnHelperTest : public RexecTest {
+ protected:
+  // A command that runs until killed, a `sh` and a `sleep` in one process group, its client
+  // waiting with stdin open; `pgid` is the group, from the daemon's log (`marker` finds the line).
+  std::unique_ptr<Subprocess> startSleeper(const std::string& marker, pid_t& pgid) {
+    Subprocess::Options o;
+    o.keep_stdin_open = true;
+    auto client =
+        std::make_unique<Subprocess>(rexec({"sh", "-c", "echo ready; sleep " + marker + " & wait"}), o);
+    pgid = client->waitForStdout("ready\n") ? startedPid(*daemon_, marker) : -1;
+    return client;
+  }
+};
 
 // The daemon's children: its spawn helper, and nothing else.
 std::vector<ProcInfo> childrenOf(pid_t parent) {
@@ -66,17 +79,14 @@ TEST_F(SpawnHelperTest, ACommandCannotReachTheHelpersSockets) {
 TEST_F(SpawnHelperTest, ALostHelperFailsItsCommandsLoudlyKillsThemAndIsReplaced) {
   const pid_t helper = helperOf(*daemon_);
   ASSERT_GT(helper, 0);
-  Subprocess::Options o;
-  o.keep_stdin_open = true;
-  Subprocess client(rexec({"sh", "-c", "echo ready; sleep 318.101 & wait"}), o);
-  ASSERT_TRUE(client.waitForStdout("ready\n"));
-  const pid_t cmd = startedPid(*daemon_, "318.101");
+  pid_t cmd = -1;
+  const auto client = startSleeper("318.101", cmd);
   ASSERT_GT(cmd, 0);
 
   ASSERT_EQ(::kill(helper, SIGKILL), 0);
   // No exit status can come for the command any more: the client says so, with rexec's own
   // failure status, instead of a made-up outcome.
-  const auto r = client.wait();
+  const auto r = client->wait();
   EXPECT_EQ(r.exit_code, 255) << r.err;
   EXPECT_NE(r.err.find("lost track of command"), std::string::npos) << r.err;
   // Nothing of it runs on untracked.
@@ -153,16 +163,13 @@ TEST_F(SpawnHelperTest, ADaemonThatDiesLeavesNoCommandRunning) {
   // every command it started that still runs.
   const pid_t helper = helperOf(*daemon_);
   ASSERT_GT(helper, 0);
-  Subprocess::Options o;
-  o.keep_stdin_open = true;
-  Subprocess client(rexec({"sh", "-c", "echo ready; sleep 323.101 & wait"}), o);
-  ASSERT_TRUE(client.waitForStdout("ready\n"));
-  const pid_t cmd = startedPid(*daemon_, "323.101");
+  pid_t cmd = -1;
+  const auto client = startSleeper("323.101", cmd);
   ASSERT_GT(cmd, 0);
   daemon_->kill9();
   EXPECT_TRUE(waitGroupGone(cmd)) << "the command's whole group (the sleep too) was killed";
   EXPECT_TRUE(waitProcessGone(helper));
-  const auto r = client.wait();
+  const auto r = client->wait();
   EXPECT_EQ(r.exit_code, 255) << r.err;
   EXPECT_NE(r.err.find("connection lost before the command finished"), std::string::npos) << r.err;
   daemon_.reset();

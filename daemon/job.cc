@@ -154,7 +154,7 @@ int Job::spawn() {
     stdio[2].data.fd = theirs[2];
   }
 
-  // The spawn helper runs uv_spawn with these (see daemon/spawner.h for why not rexecd itself).
+  // The spawn helper starts the command with these (see daemon/spawner.h for why not rexecd itself).
   rxpb::v1::SpawnRequest request;
   for (char* a : argv)
     if (a) request.add_argv(a);

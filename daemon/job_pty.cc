@@ -1,4 +1,4 @@
-// The pseudo-terminal parts of Job (daemon/job.h): setting up the terminal for uv_spawn, signals
+// The pseudo-terminal parts of Job (daemon/job.h): setting up the terminal for the spawn, signals
 // to its foreground process group, and window size changes.
 #include <fcntl.h>
 #include <sys/ioctl.h>

@@ -17,9 +17,9 @@ namespace rx {
 
 // Who a job runs as, when not as the daemon itself (key option user=).
 //
-// The real launcher has its spawn helper pass this to uv_spawn as uid/gid with
-// UV_PROCESS_SETUID|UV_PROCESS_SETGID.
-// In the child libuv then calls setgroups(0, NULL) before setgid() and setuid(), which means the
+// The real launcher has its spawn helper start the command as uid/gid (daemon/start_child.h, which
+// does what uv_spawn's UV_PROCESS_SETUID|UV_PROCESS_SETGID did).
+// In the child it calls setgroups(0, NULL) before setgid() and setuid(), which means the
 // command has NO supplementary groups: only `gid`, the primary group of the passwd entry. Unlike
 // a login (initgroups), membership in other groups (say `adm` or `docker`) does not apply to it,
 // so a file reachable only through such a group is out of reach for the command. This is the

@@ -1,13 +1,13 @@
 #pragma once
 // The daemon's pseudo-terminals, for commands started with a PtyRequest.
 //
-// uv_spawn cannot run code in the child between fork and exec, and a terminal becomes a
-// process's controlling terminal only through its own setsid() + ioctl(TIOCSCTTY). So a pty job
-// is spawned as rexecd itself in a tiny internal mode, `rexecd --pty-exec PROG ARG...`
-// (ptyExecMain): libuv has already made it a session leader (UV_PROCESS_DETACHED), changed its
-// user and directory and put the terminal on fds 0, 1 and 2; it takes the terminal as its
-// controlling terminal and execs PROG. Its pid is the command's pid, session and process group,
-// so the job's process-group kill works as for any other command.
+// The spawn helper's start of a command (daemon/start_child.h, uv_spawn's steps) runs no terminal
+// code in the child, and a terminal becomes a process's controlling terminal only through its own
+// setsid() + ioctl(TIOCSCTTY). So a pty job is spawned as rexecd itself in a tiny internal mode,
+// `rexecd --pty-exec PROG ARG...` (ptyExecMain): the helper has already made it a session
+// leader, changed its user and directory and put the terminal on fds 0, 1 and 2; it takes the
+// terminal as its controlling terminal and execs PROG. Its pid is the command's pid, session and
+// process group, so the job's process-group kill works as for any other command.
 #include <cstdint>
 
 #include "common/pty_request.h"

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -9,13 +10,14 @@
 #include <cstdio>
 #include <cstring>
 #include <deque>
-#include <set>
+#include <map>
 #include <string>
 #include <vector>
 
 #include "common/frame_codec.h"
 #include "common/owned_write.h"
 #include "daemon/fd_passing.h"
+#include "daemon/start_child.h"
 #include "spawn.pb.h"
 
 namespace rx {
@@ -34,6 +36,11 @@ class SpawnHelper {
           kSpawnRequestFd, kSpawnEventFd);
       return 2;
     }
+    child_ended_.data = this;
+    uv_signal_init(loop_, &child_ended_);
+    uv_signal_start(
+        &child_ended_, [](uv_signal_t* s, int) { static_cast<SpawnHelper*>(s->data)->reapChildren(); },
+        SIGCHLD);
     requests_.data = this;
     uv_poll_start(&requests_, UV_READABLE,
                   [](uv_poll_t* p, int, int) { static_cast<SpawnHelper*>(p->data)->onReadable(); });
@@ -42,12 +49,6 @@ class SpawnHelper {
   }
 
  private:
-  struct Child {
-    uv_process_t process;
-    uint64_t id;
-    SpawnHelper* helper;
-  };
-
   void onReadable() {
     char buf[64 * 1024];
     for (;;) {
@@ -94,51 +95,31 @@ class SpawnHelper {
     env.push_back(nullptr);
     const std::string cwd = req.cwd();
 
-    uv_stdio_container_t stdio[3];
+    ChildSpec spec;
+    spec.file = argv[0];
+    spec.argv = argv.data();
+    spec.env = env.data();
+    spec.cwd = cwd.empty() ? nullptr : cwd.c_str();
+    if (req.set_user()) {
+      spec.set_user = true;
+      spec.uid = req.uid();
+      spec.gid = req.gid();
+    }
     for (int i = 0; i < 3; ++i) {
       const int index = req.stdio(i);
-      if (index >= 0 && static_cast<size_t>(index) < fds.size()) {
-        stdio[i].flags = UV_INHERIT_FD;
-        stdio[i].data.fd = fds[static_cast<size_t>(index)];
-      } else {
-        stdio[i].flags = UV_IGNORE;  // libuv gives the child /dev/null
-      }
+      if (index >= 0 && static_cast<size_t>(index) < fds.size())
+        spec.stdio[i] = fds[static_cast<size_t>(index)];
     }
-    uv_process_options_t options{};
-    options.exit_cb = [](uv_process_t* p, int64_t status, int sig) {
-      auto* child = static_cast<Child*>(p->data);
-      child->helper->onExit(child, status, sig);
-    };
-    options.file = argv[0];
-    options.args = argv.data();
-    options.env = env.data();
-    options.cwd = cwd.empty() ? nullptr : cwd.c_str();
-    // Detached: setsid() in the child, so the command is its own process group and signals to the
-    // group reach every grandchild it starts.
-    options.flags = UV_PROCESS_DETACHED;
-    if (req.set_user()) {
-      options.uid = req.uid();
-      options.gid = req.gid();
-      options.flags |= UV_PROCESS_SETUID | UV_PROCESS_SETGID;
-    }
-    options.stdio_count = 3;
-    options.stdio = stdio;
-
-    auto* child = new Child{{}, req.id(), this};
-    child->process.data = child;
-    const int err = uv_spawn(loop_, &child->process, &options);
+    const int result = startChild(spec);
     for (int fd : fds) ::close(fd);  // the child has its copies (or never started)
     rxpb::v1::SpawnEvent event;
     rxpb::v1::SpawnReply* reply = event.mutable_reply();
     reply->set_id(req.id());
-    if (err != 0) {
-      reply->set_error(err);
-      // uv_spawn initialises the handle even when it fails, and it must be closed either way.
-      uv_close(reinterpret_cast<uv_handle_t*>(&child->process),
-               [](uv_handle_t* h) { delete static_cast<Child*>(h->data); });
+    if (result < 0) {
+      reply->set_error(result);
     } else {
-      reply->set_pid(child->process.pid);
-      running_.insert(child->process.pid);
+      reply->set_pid(result);
+      running_.emplace(result, req.id());
     }
     // On the event socket, ahead of this child's exit: rexecd reads the two in this order.
     return sendEvent(event, "an answer");
@@ -161,17 +142,25 @@ class SpawnHelper {
     return true;
   }
 
-  void onExit(Child* child, int64_t status, int sig) {
-    running_.erase(child->process.pid);
-    rxpb::v1::SpawnEvent event;
-    rxpb::v1::SpawnExit* exit = event.mutable_exit();
-    exit->set_id(child->id);
-    exit->set_exit_status(status);
-    exit->set_term_signal(sig);
-    uv_close(reinterpret_cast<uv_handle_t*>(&child->process),
-             [](uv_handle_t* h) { delete static_cast<Child*>(h->data); });
-    if (stopped_) return;
-    if (!sendEvent(event, "an exit")) stop();
+  // SIGCHLD: every child of the helper is a command it started (one that failed to start was
+  // reaped at once), so any that waitpid returns is reported.
+  void reapChildren() {
+    for (;;) {
+      int status = 0;
+      const pid_t pid = ::waitpid(-1, &status, WNOHANG);
+      if (pid < 0 && errno == EINTR) continue;
+      if (pid <= 0) return;  // 0: none more has ended; -1 (ECHILD): none left
+      const auto it = running_.find(pid);
+      if (it == running_.end()) continue;
+      rxpb::v1::SpawnEvent event;
+      rxpb::v1::SpawnExit* exit = event.mutable_exit();
+      exit->set_id(it->second);
+      exit->set_exit_status(WIFEXITED(status) ? WEXITSTATUS(status) : 0);
+      exit->set_term_signal(WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+      running_.erase(it);
+      if (stopped_) continue;
+      if (!sendEvent(event, "an exit")) stop();
+    }
   }
 
   void fail(const std::string& what) {
@@ -188,16 +177,17 @@ class SpawnHelper {
   void stop() {
     if (stopped_) return;
     stopped_ = true;
-    for (const int pid : running_) ::kill(-pid, SIGKILL);
+    for (const auto& [pid, id] : running_) ::kill(-pid, SIGKILL);
     uv_stop(loop_);
   }
 
   uv_loop_t* loop_;
   uv_poll_t requests_{};
   uv_pipe_t events_{};
+  uv_signal_t child_ended_{};
   FrameDecoder requests_in_{kMaxSpawnRequest};
-  std::deque<int> fds_;    // received, not yet given to a request
-  std::set<int> running_;  // the children started and not yet reaped (each leads its group)
+  std::deque<int> fds_;              // received, not yet given to a request
+  std::map<int, uint64_t> running_;  // pid -> request id: started, not yet reaped (each leads its group)
   bool stopped_ = false;
   bool failed_ = false;
 };
@@ -213,7 +203,7 @@ int spawnHelperMain() {
     if (flags >= 0) ::fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
   }
   // SIGPIPE: a write to rexecd after it died is an error return, not death. The others: see the
-  // header. uv_spawn resets every handler to the default in the children.
+  // header. startChild resets every disposition to the default in the children.
   for (int sig : {SIGPIPE, SIGINT, SIGTERM, SIGHUP}) ::signal(sig, SIG_IGN);
   SpawnHelper helper(uv_default_loop());
   return helper.run();

@@ -3,8 +3,8 @@
 // asks to start every command (daemon/spawner.h has rexecd's side and the reasons).
 //
 // It runs its own libuv loop: requests (proto/spawn.proto) come on fd 3 with the child's stdio
-// descriptors attached; it starts each with uv_spawn and answers on fd 4 once the child has
-// exec'd; exits go out on fd 4 too, after the answer, as the children are reaped. rexecd does not
+// descriptors attached; it starts each with startChild (daemon/start_child.h) and answers on fd 4 once the
+// child has exec'd; exits go out on fd 4 too, after the answer, as the children are reaped. rexecd does not
 // wait for the answers (daemon/spawner.h). At end of file on fd 3 (rexecd closed it, or died) it
 // kills the process group of every command it started that still runs (none when rexecd ended
 // normally: it waits for its commands) and exits. It ignores SIGINT, SIGTERM and SIGHUP: a

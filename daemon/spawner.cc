@@ -19,7 +19,7 @@ namespace rx {
 namespace {
 
 // How long an answer may be awaited before the helper is taken for hung (it is killed, and the
-// commands waiting for it fail to start). uv_spawn answers once the child has exec'd, which a
+// commands waiting for it fail to start). The helper answers once the child has exec'd, which a
 // binary on slow storage may delay, but never by this much. Counted from the last answer while
 // any is awaited (the helper answers in turn).
 constexpr int kAnswerTimeoutS = 60;

@@ -17,7 +17,8 @@
 // (its loop stood still while the child was still to be scheduled, and a core went idle), 452
 // without (3 alternating runs each). If the helper dies, or leaves an answer unsent for a minute
 // (kAnswerTimeoutS), every watcher hears onSpawnLost() (no exit status will ever come for its
-// child) and the next spawn starts a new helper.
+// child) and the next spawn starts a new helper. The helper itself does not fork either: it starts
+// each command with clone(CLONE_VM | CLONE_VFORK) (daemon/start_child.h).
 #include <uv.h>
 
 #include <cstdint>
@@ -34,9 +35,11 @@ class SpawnWatcher {
   virtual ~SpawnWatcher() = default;
   // The child has exec'd: it is `pid`, its session and its process group.
   virtual void onSpawnStarted(int pid) = 0;
-  // It could not be started (uv_spawn's error, a negative libuv code). Nothing follows.
+  // It could not be started (a negative errno, the same value as libuv's UV_E* codes). Nothing
+  // follows.
   virtual void onSpawnFailed(int error) = 0;
-  // The child exited (as uv_process_t's exit callback reports it).
+  // The child exited (as uv_process_t's exit callback would report it: the exit status, or the
+  // signal that ended it).
   virtual void onSpawnExit(int64_t exit_status, int term_signal) = 0;
   // The helper died: this child's exit will never be known.
   virtual void onSpawnLost() = 0;

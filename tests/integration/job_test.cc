@@ -1,4 +1,4 @@
-// The real Job (uv_spawn, process group, pipes, timers) driven on its own loop, without any
+// The real Job (the spawn helper, process group, pipes, timers) driven on its own loop, without any
 // network: the cases where timing inside the daemon matters.
 #include "daemon/job.h"
 

@@ -1,5 +1,5 @@
-// The real Job on a pseudo-terminal (uv_spawn of rexecd --pty-exec), on its own loop, without any
-// network: the child's controlling terminal, window size changes, and the end of the output.
+// The real Job on a pseudo-terminal (the spawn helper starting rexecd --pty-exec), on its own loop, without
+// any network: the child's controlling terminal, window size changes, and the end of the output.
 #include <gtest/gtest.h>
 
 #include <map>

@@ -22,7 +22,7 @@ namespace {
 // commands waiting for it fail to start). The helper answers once the child has exec'd, which a
 // binary on slow storage may delay, but never by this much. Counted from the last answer while
 // any is awaited (the helper answers in turn).
-constexpr int kAnswerTimeoutS = 60;
+constexpr uint64_t kAnswerTimeoutMs = 60'000;
 constexpr size_t kMaxEvent = 256;
 
 }  // namespace
@@ -32,7 +32,8 @@ constexpr size_t kMaxEvent = 256;
 // spawn() or another callback of the session that called it).
 class HelperProcess {
  public:
-  HelperProcess(Spawner* owner, uv_loop_t* loop) : owner_(owner), loop_(loop) {}
+  HelperProcess(Spawner* owner, uv_loop_t* loop, uint64_t answer_timeout_ms)
+      : owner_(owner), loop_(loop), answer_timeout_ms_(answer_timeout_ms) {}
 
   int start(const std::string& binary);
   int spawn(rxpb::v1::SpawnRequest& request, const std::vector<int>& fds, SpawnWatcher* watcher);
@@ -56,6 +57,7 @@ class HelperProcess {
 
   Spawner* owner_;
   uv_loop_t* loop_;
+  const uint64_t answer_timeout_ms_;
   uv_process_t process_{};
   uv_pipe_t events_{};
   uv_timer_t answer_timer_{};  // runs while answers are awaited
@@ -131,7 +133,8 @@ int HelperProcess::start(const std::string& binary) {
   }
   // A request is sent whole, blocking while the helper's socket is full (it reads requests as
   // fast as it can fork), but not for ever.
-  const timeval timeout{kAnswerTimeoutS, 0};
+  const timeval timeout{static_cast<time_t>(answer_timeout_ms_ / 1000),
+                        static_cast<suseconds_t>(answer_timeout_ms_ % 1000 * 1000)};
   ::setsockopt(request_fd_, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
   uv_read_start(
       reinterpret_cast<uv_stream_t*>(&events_),
@@ -160,9 +163,10 @@ void HelperProcess::armAnswerTimer() {
   uv_timer_start(
       &answer_timer_,
       [](uv_timer_t* t) {
-        static_cast<HelperProcess*>(t->data)->lost(fmt::format("no answer in {} s", kAnswerTimeoutS));
+        auto* self = static_cast<HelperProcess*>(t->data);
+        self->lost(fmt::format("no answer in {} ms", self->answer_timeout_ms_));
       },
-      static_cast<uint64_t>(kAnswerTimeoutS) * 1000, 0);
+      answer_timeout_ms_, 0);
 }
 
 void HelperProcess::onEvents(ssize_t nread) {
@@ -275,13 +279,13 @@ void HelperProcess::onHandleClosed() {
 }
 
 Spawner::Spawner(uv_loop_t* loop, std::string helper_binary)
-    : loop_(loop), helper_binary_(std::move(helper_binary)) {}
+    : loop_(loop), helper_binary_(std::move(helper_binary)), answer_timeout_ms_(kAnswerTimeoutMs) {}
 
 Spawner::~Spawner() { close(); }
 
 int Spawner::start() {
   if (helper_ && helper_->usable()) return 0;
-  auto* h = new HelperProcess(this, loop_);
+  auto* h = new HelperProcess(this, loop_, answer_timeout_ms_);
   helper_ = h;
   const int err = h->start(helper_binary_);
   if (err != 0) log::error("cannot start the spawn helper {}: {}", helper_binary_, uv_strerror(err));

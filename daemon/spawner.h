@@ -16,7 +16,7 @@
 // one-shot `true` at 50 in parallel on 2 cores: 392 commands/s when rexecd waited for each answer
 // (its loop stood still while the child was still to be scheduled, and a core went idle), 452
 // without (3 alternating runs each). If the helper dies, or leaves an answer unsent for a minute
-// (kAnswerTimeoutS), every watcher hears onSpawnLost() (no exit status will ever come for its
+// (kAnswerTimeoutMs), every watcher hears onSpawnLost() (no exit status will ever come for its
 // child) and the next spawn starts a new helper. The helper itself does not fork either: it starts
 // each command with clone(CLONE_VM | CLONE_VFORK) (daemon/start_child.h).
 #include <uv.h>
@@ -57,6 +57,9 @@ class Spawner {
   Spawner& operator=(const Spawner&) = delete;
 
   void setHelperBinary(std::string path) { helper_binary_ = std::move(path); }
+  // How long an answer may be awaited before the helper is taken for hung (default a minute);
+  // for tests. Applies to the helpers started from then on.
+  void setAnswerTimeout(uint64_t ms) { answer_timeout_ms_ = ms; }
   // Starts the helper if it is not running. Returns 0 or a libuv error.
   int start();
   // Asks for `request`'s child with `fds` (sent with the request: the caller may close its own
@@ -73,6 +76,7 @@ class Spawner {
   friend class HelperProcess;
   uv_loop_t* loop_;
   std::string helper_binary_;
+  uint64_t answer_timeout_ms_;
   HelperProcess* helper_ = nullptr;  // frees itself once its handles are closed
   uint64_t next_id_ = 1;
 };

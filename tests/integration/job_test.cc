@@ -1,9 +1,11 @@
 // The real Job (the spawn helper, process group, pipes, timers) driven on its own loop, without any
 // network: the cases where timing inside the daemon matters.
 #include "daemon/job.h"
+#include "daemon/spawner.h"
 
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -127,6 +129,68 @@ TEST_F(JobTest, SignalsBeforeTheHelperAnsweredAreDeliveredOnceItHas) {
   EXPECT_EQ(term.result->signaled().name(), "TERM");
   ASSERT_TRUE(term.started_pid);
   EXPECT_TRUE(rxtest::waitGroupGone(*term.started_pid));
+}
+
+// The spawn helper's answers are awaited for a bounded time only: a helper that stops answering
+// (here SIGSTOP; in life a start hung on dead storage) is killed after the limit, the requests it
+// held hear that they are lost, and the next request gets a new helper that works.
+TEST_F(JobTest, AHelperThatDoesNotAnswerInTimeIsKilledAndReplaced) {
+  struct Watch final : SpawnWatcher {
+    std::optional<int> started, failed;
+    std::optional<int64_t> exit_status;
+    bool lost = false;
+    void onSpawnStarted(int pid) override { started = pid; }
+    void onSpawnFailed(int error) override { failed = error; }
+    void onSpawnExit(int64_t status, int) override { exit_status = status; }
+    void onSpawnLost() override { lost = true; }
+  };
+  auto request = [](const char* program) {
+    rxpb::v1::SpawnRequest r;
+    r.add_argv(program);
+    r.add_env("PATH=/usr/bin:/bin");
+    for (int i = 0; i < 3; ++i) r.add_stdio(-1);
+    return r;
+  };
+  Spawner spawner(&loop_, rxtest::rexecdPath());
+  spawner.setAnswerTimeout(300);
+  ASSERT_EQ(spawner.start(), 0);
+  const int helper = spawner.helperPid();
+  ASSERT_GT(helper, 0);
+  ASSERT_EQ(::kill(helper, SIGSTOP), 0);
+
+  // Were the limit not kept, the test would wait for ever: it gives up after 30 s instead.
+  uv_timer_t guard;
+  bool gave_up = false;
+  uv_timer_init(&loop_, &guard);
+  guard.data = &gave_up;
+  uv_timer_start(
+      &guard, [](uv_timer_t* t) { *static_cast<bool*>(t->data) = true; }, 30'000, 0);
+  uv_unref(reinterpret_cast<uv_handle_t*>(&guard));
+
+  Watch first;
+  rxpb::v1::SpawnRequest r1 = request("true");
+  ASSERT_EQ(spawner.spawn(r1, {}, &first), 0);
+  runUntil([&] { return first.lost || gave_up; });
+  uv_close(reinterpret_cast<uv_handle_t*>(&guard), nullptr);
+  if (!first.lost) ::kill(helper, SIGKILL);  // the test failed: stop what it started
+  ASSERT_TRUE(first.lost);
+  EXPECT_FALSE(first.started);
+  EXPECT_FALSE(first.failed);
+  // Killed (SIGKILL ends a stopped process too) and reaped by the loop: no such process any more.
+  const std::string proc = "/proc/" + std::to_string(helper);
+  struct stat st {};
+  runUntil([&] { return ::stat(proc.c_str(), &st) != 0; });
+  EXPECT_NE(::stat(proc.c_str(), &st), 0) << "the hung helper is still there";
+
+  Watch second;
+  rxpb::v1::SpawnRequest r2 = request("true");
+  ASSERT_EQ(spawner.spawn(r2, {}, &second), 0);
+  EXPECT_NE(spawner.helperPid(), helper);
+  runUntil([&] { return second.exit_status.has_value() || second.lost; });
+  EXPECT_TRUE(second.started);
+  ASSERT_TRUE(second.exit_status);
+  EXPECT_EQ(*second.exit_status, 0);
+  spawner.close();
 }
 
 TEST_F(JobTest, PausedOutputIsNotCutByTheDrainGrace) {

@@ -58,6 +58,7 @@ Connection::~Connection() = default;
 void Connection::close() {
   if (closing_) return;
   closing_ = true;
+  server_.release(source_, admitted_, authenticated_);
   if (session_) session_->onPeerClosed();
   auto closed = [](uv_handle_t* h) { static_cast<Connection*>(h->data)->onHandleClosed(); };
   uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), closed);
@@ -67,7 +68,7 @@ void Connection::close() {
 
 void Connection::onHandleClosed() {
   if (--open_handles_ > 0) return;
-  server_.remove(this, source_, admitted_, authenticated_);
+  server_.remove(this, admitted_);
   delete this;
 }
 

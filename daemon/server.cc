@@ -168,11 +168,12 @@ void Server::onAuthenticationFailed(const SourceAddress& source, const std::stri
                 seconds(ms));
 }
 
-void Server::remove(Connection* conn, const SourceAddress& source, bool admitted, bool authenticated) {
-  if (admitted) {
-    connections_.erase(conn);
-    source_limits_.closed(source, authenticated);
-  }
+void Server::release(const SourceAddress& source, bool admitted, bool authenticated) {
+  if (admitted) source_limits_.closed(source, authenticated);
+}
+
+void Server::remove(Connection* conn, bool admitted) {
+  if (admitted) connections_.erase(conn);
   if (stopping_) checkStopped();
 }
 

@@ -67,8 +67,13 @@ class Server {
   bool admit(Connection* conn, const SourceAddress& source, const std::string& peer);
   void onAuthenticated(const SourceAddress& source);
   void onAuthenticationFailed(const SourceAddress& source, const std::string& peer);
-  // The connection's last handle closed; `admitted` and `authenticated` as it was.
-  void remove(Connection* conn, const SourceAddress& source, bool admitted, bool authenticated);
+  // The connection is closing: its socket is closed at once (uv_close), so its place among the
+  // connections and startups is free from now on. A client that saw the close and connects again
+  // must not find it still counted, as it was when this waited for the close callback (a loop
+  // iteration later, after the next accept). `admitted` and `authenticated` as it was.
+  void release(const SourceAddress& source, bool admitted, bool authenticated);
+  // The connection's last handle closed.
+  void remove(Connection* conn, bool admitted);
 
  private:
   static constexpr size_t kReadBufferSize = 256 * 1024;

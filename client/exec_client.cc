@@ -304,7 +304,10 @@ void ExecClient::onResult(const rxpb::v1::ExecResult& result) {
   o.exit_status = exitStatusFor(result, o.message);
   o.timed_out = result.outcome_case() == rxpb::v1::ExecResult::kTimedOut;
   if (result.outcome_case() == rxpb::v1::ExecResult::kExitCode) o.exit_code = result.exit_code();
-  if (result.outcome_case() == rxpb::v1::ExecResult::kSignaled) o.signal_name = result.signaled().name();
+  if (result.outcome_case() == rxpb::v1::ExecResult::kSignaled) {
+    o.signal_name = result.signaled().name();
+    o.core_dumped = result.signaled().core_dumped();
+  }
   o.stdout_bytes = result.stdout_bytes();
   o.stderr_bytes = result.stderr_bytes();
   finish(std::move(o));

@@ -19,8 +19,9 @@ struct ExecOutcome {
   bool rexec_failed = false;
   bool request_sent = false;  // the command was asked for (it may have run)
   bool timed_out = false;
-  int exit_code = -1;       // the command's own exit code, when it exited
-  std::string signal_name;  // "TERM" when a signal ended it
+  int exit_code = -1;        // the command's own exit code, when it exited
+  std::string signal_name;   // "TERM" when a signal ended it
+  bool core_dumped = false;  // and it left a core file
   uint64_t stdout_bytes = 0;
   uint64_t stderr_bytes = 0;
 };

@@ -26,7 +26,9 @@ std::string outcomeLabel(const ExecOutcome& o) {
     return fmt::format("exit {} ({})", o.exit_status,
                        o.request_sent ? "connection lost" : "connection failed");
   if (o.timed_out) return fmt::format("exit {} (timed out)", o.exit_status);
-  if (!o.signal_name.empty()) return fmt::format("exit {} (SIG{})", o.exit_status, o.signal_name);
+  if (!o.signal_name.empty())
+    return fmt::format("exit {} (SIG{}{})", o.exit_status, o.signal_name,
+                       o.core_dumped ? ", core dumped" : "");
   return fmt::format("exit {}", o.exit_status);
 }
 

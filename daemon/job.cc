@@ -249,10 +249,11 @@ void Job::finishPipe(Pipe& pipe) {
   pipe.open = false;
 }
 
-void Job::onExit(int64_t exit_status, int term_signal) {
+void Job::onExit(int64_t exit_status, int term_signal, bool core_dumped) {
   exited_ = true;
   exit_status_ = exit_status;
   term_signal_ = term_signal;
+  core_dumped_ = core_dumped;
   uv_timer_stop(&timeout_timer_);
   // The leader is gone; its group may live on through grandchildren holding our pipes.
   if (!(stdout_.eof && stderr_.eof) && grace_ == Grace::None)
@@ -456,7 +457,7 @@ void Job::maybeFinish() {
     auto* s = result.mutable_signaled();
     s->set_name(signalName(term_signal_));
     s->set_number(term_signal_);
-    // libuv's exit callback does not pass WCOREDUMP on; core_dumped stays false.
+    s->set_core_dumped(core_dumped_);
   } else {
     result.set_exit_code(static_cast<int32_t>(exit_status_));
   }
@@ -473,7 +474,10 @@ void Job::maybeFinish() {
     observer->onJobFinished(*this, result);
   } else {
     // Its client is gone (the session audited the termination); say when the group is really over.
-    log::info("pid {}: process group finished after its client went away", pid_);
+    if (pid_ > 0)
+      log::info("pid {}: process group finished after its client went away", pid_);
+    else
+      log::info("exec {}: ended before its start was known, after its client went away", spec_.exec_id);
   }
 }
 

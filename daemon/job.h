@@ -94,11 +94,13 @@ class Job final : public JobHandle, private SpawnWatcher {
   void startReading(Pipe& pipe);
   void onRead(Pipe& pipe, ssize_t nread, const uv_buf_t* buf);
   void finishPipe(Pipe& pipe);
-  void onExit(int64_t exit_status, int term_signal);
+  void onExit(int64_t exit_status, int term_signal, bool core_dumped = false);
   // SpawnWatcher
   void onSpawnStarted(int pid) override;
   void onSpawnFailed(int error) override;
-  void onSpawnExit(int64_t exit_status, int term_signal) override { onExit(exit_status, term_signal); }
+  void onSpawnExit(int64_t exit_status, int term_signal, bool core_dumped) override {
+    onExit(exit_status, term_signal, core_dumped);
+  }
   void onSpawnLost() override;
   void onGraceTimer();
   void onTimeout();
@@ -131,6 +133,7 @@ class Job final : public JobHandle, private SpawnWatcher {
   bool stdin_draining_ = false;  // above the high watermark; report when below the low one
   int64_t exit_status_ = 0;
   int term_signal_ = 0;
+  bool core_dumped_ = false;
   Grace grace_ = Grace::None;
   Grace grace_paused_ = Grace::None;  // a drain grace put on hold by back-pressure
   uint64_t grace_paused_left_ms_ = 0;

@@ -499,7 +499,8 @@ void Session::onJobFinished(JobHandle& job, const rxpb::v1::ExecResult& result) 
       outcome = fmt::format("exit={}", result.exit_code());
       break;
     case rxpb::v1::ExecResult::kSignaled:
-      outcome = fmt::format("signal={}", result.signaled().name());
+      outcome = fmt::format("signal={}{}", result.signaled().name(),
+                            result.signaled().core_dumped() ? " core-dumped" : "");
       break;
     case rxpb::v1::ExecResult::kTimedOut:
       outcome = "timed-out";

@@ -157,6 +157,7 @@ class SpawnHelper {
       exit->set_id(it->second);
       exit->set_exit_status(WIFEXITED(status) ? WEXITSTATUS(status) : 0);
       exit->set_term_signal(WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+      exit->set_core_dumped(WIFSIGNALED(status) && WCOREDUMP(status));
       running_.erase(it);
       if (stopped_) continue;
       if (!sendEvent(event, "an exit")) stop();

@@ -223,7 +223,7 @@ bool HelperProcess::onExit(const rxpb::v1::SpawnExit& exit) {
   }
   SpawnWatcher* w = it->second.watcher;
   watchers_.erase(it);
-  w->onSpawnExit(exit.exit_status(), exit.term_signal());
+  w->onSpawnExit(exit.exit_status(), exit.term_signal(), exit.core_dumped());
   return true;
 }
 

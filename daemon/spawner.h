@@ -40,7 +40,7 @@ class SpawnWatcher {
   virtual void onSpawnFailed(int error) = 0;
   // The child exited (as uv_process_t's exit callback would report it: the exit status, or the
   // signal that ended it).
-  virtual void onSpawnExit(int64_t exit_status, int term_signal) = 0;
+  virtual void onSpawnExit(int64_t exit_status, int term_signal, bool core_dumped) = 0;
   // The helper died: this child's exit will never be known.
   virtual void onSpawnLost() = 0;
 };

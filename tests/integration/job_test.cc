@@ -6,9 +6,12 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
+#include <filesystem>
 #include <map>
 #include <optional>
 #include <thread>
@@ -141,7 +144,7 @@ TEST_F(JobTest, AHelperThatDoesNotAnswerInTimeIsKilledAndReplaced) {
     bool lost = false;
     void onSpawnStarted(int pid) override { started = pid; }
     void onSpawnFailed(int error) override { failed = error; }
-    void onSpawnExit(int64_t status, int) override { exit_status = status; }
+    void onSpawnExit(int64_t status, int, bool) override { exit_status = status; }
     void onSpawnLost() override { lost = true; }
   };
   auto request = [](const char* program) {
@@ -191,6 +194,46 @@ TEST_F(JobTest, AHelperThatDoesNotAnswerInTimeIsKilledAndReplaced) {
   ASSERT_TRUE(second.exit_status);
   EXPECT_EQ(*second.exit_status, 0);
   spawner.close();
+}
+
+// The helper has the child's whole wait status: a core dump is reported as the kernel reported it
+// (whether one is written depends on the command's RLIMIT_CORE and the host's core_pattern, so
+// the same command run here, in the same directory, says what to expect), and a signal that
+// dumps no core (TERM, or SEGV with the limit at 0) says so.
+TEST_F(JobTest, ACoreDumpIsReportedAsTheKernelReportsIt) {
+  char tmpl[] = "/tmp/rx-core-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl;
+  const std::string dump = "ulimit -c unlimited; kill -SEGV $$";
+  const int local = std::system(("cd " + dir + " && exec sh -c '" + dump + "'").c_str());
+  ASSERT_TRUE(WIFSIGNALED(local)) << local;
+  ASSERT_EQ(WTERMSIG(local), SIGSEGV);
+  const bool expect_core = WCOREDUMP(local);
+
+  UvLauncher launcher(&loop_);
+  launcher.setDaemonBinary(rxtest::rexecdPath());
+  struct Case {
+    std::string command;
+    const char* signal;
+    bool core;
+  } cases[] = {
+      {dump, "SEGV", expect_core},
+      {"ulimit -c 0; kill -SEGV $$", "SEGV", false},
+      {"ulimit -c unlimited; kill -TERM $$", "TERM", false},
+  };
+  for (const auto& c : cases) {
+    Recorder rec;
+    StartError err;
+    JobSpec s = spec({"sh", "-c", c.command});
+    s.cwd = dir;
+    ASSERT_NE(launcher.start(s, &rec, err), nullptr);
+    runUntil([&] { return rec.result.has_value() || rec.start_failed.has_value(); });
+    ASSERT_TRUE(rec.result) << c.command;
+    ASSERT_TRUE(rec.result->has_signaled()) << c.command;
+    EXPECT_EQ(rec.result->signaled().name(), c.signal) << c.command;
+    EXPECT_EQ(rec.result->signaled().core_dumped(), c.core) << c.command;
+  }
+  std::filesystem::remove_all(dir);
 }
 
 TEST_F(JobTest, PausedOutputIsNotCutByTheDrainGrace) {

@@ -109,6 +109,20 @@ TEST(FanoutReport, SummaryNamesTheFailingHosts) {
             "rexec:   skipped 2 hosts: n[09-10]\n");
 }
 
+// Two hosts killed by the same signal, one of them with a core dump: two different outcomes.
+TEST(FanoutReport, ACoreDumpIsItsOwnOutcome) {
+  HostRecord a = rec("n1", 139), b = rec("n2", 139);
+  for (HostRecord* h : {&a, &b}) {
+    h->outcome.exit_code = -1;
+    h->outcome.signal_name = "SEGV";
+  }
+  b.outcome.core_dumped = true;
+  EXPECT_EQ(summaryText({a, b}),
+            "rexec: 2 hosts: 0 ok, 2 failed\n"
+            "rexec:   exit 139 (SIGSEGV) on 1 host: n1\n"
+            "rexec:   exit 139 (SIGSEGV, core dumped) on 1 host: n2\n");
+}
+
 TEST(FanoutReport, JsonRecord) {
   HostRecord r = rec("n1", 143);
   r.outcome.exit_code = -1;

@@ -134,7 +134,7 @@ int Job::spawn() {
   };
   int err = 0;
   if (spec_.pty) {
-    if ((err = preparePty(stdio, argv, pty_slave)) != 0) return err;
+    if ((err = preparePty(stdio, pty_slave)) != 0) return err;
   } else {
     if (spec_.stdin_open) {
       err = openChildPipe(&stdin_.handle, false, theirs[0]);
@@ -160,6 +160,7 @@ int Job::spawn() {
     if (a) request.add_argv(a);
   for (const auto& e : spec_.env) request.add_env(e);
   request.set_cwd(spec_.cwd);
+  request.set_controlling_terminal(spec_.pty.has_value());
   if (spec_.credentials) {
     // See Credentials in launcher.h: this also drops every supplementary group.
     request.set_set_user(true);

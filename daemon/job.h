@@ -24,13 +24,9 @@ class Job;
 class UvLauncher final : public Launcher {
  public:
   explicit UvLauncher(uv_loop_t* loop) : loop_(loop), spawner_(loop, kSelf) {}
-  // The rexecd binary, for its --spawn-helper and --pty-exec modes (daemon/spawn_helper.h,
-  // daemon/pty.h): by default the running program itself; tests that link the launcher name the
-  // real rexecd.
-  void setDaemonBinary(const std::string& path) {
-    pty_helper_ = path;
-    spawner_.setHelperBinary(path);
-  }
+  // The rexecd binary, for its --spawn-helper mode (daemon/spawn_helper.h): by default the running
+  // program itself; tests that link the launcher name the real rexecd.
+  void setDaemonBinary(const std::string& path) { spawner_.setHelperBinary(path); }
   // Starts the spawn helper now rather than with the first command. Returns 0 or a libuv error.
   int startHelper() { return spawner_.start(); }
   // The daemon is done: the spawn helper exits.
@@ -46,7 +42,6 @@ class UvLauncher final : public Launcher {
   friend class Job;
   static constexpr const char* kSelf = "/proc/self/exe";
   uv_loop_t* loop_;
-  std::string pty_helper_ = kSelf;
   Spawner spawner_;
   std::set<Job*> jobs_;
 };
@@ -86,9 +81,9 @@ class Job final : public JobHandle, private SpawnWatcher {
   ~Job() override;
   int spawn();
   // job_pty.cc: puts the terminal's slave on the child's stdio and its master under stdout_ (read)
-  // and stdin_ (write, a dup), and runs argv through the --pty-exec helper. Returns 0 or a libuv
-  // error; `slave` is for the parent to close after the spawn.
-  int preparePty(uv_stdio_container_t stdio[3], std::vector<char*>& argv, int& slave);
+  // and stdin_ (write, a dup); the spawn helper makes it the child's controlling terminal. Returns
+  // 0 or a libuv error; `slave` is for the parent to close after the spawn.
+  int preparePty(uv_stdio_container_t stdio[3], int& slave);
   // Also signals the terminal's foreground process group (job control puts it apart from ours).
   void signalForeground(int signo);
   void startReading(Pipe& pipe);

@@ -14,7 +14,7 @@
 
 namespace rx {
 
-int Job::preparePty(uv_stdio_container_t stdio[3], std::vector<char*>& argv, int& slave) {
+int Job::preparePty(uv_stdio_container_t stdio[3], int& slave) {
   int master = -1;
   if (Status s = openPty(*spec_.pty, master, slave); !s) {
     const int err = -errno;
@@ -48,8 +48,6 @@ int Job::preparePty(uv_stdio_container_t stdio[3], std::vector<char*>& argv, int
     stdio[i].flags = UV_INHERIT_FD;
     stdio[i].data.fd = slave;
   }
-  argv.insert(argv.begin(),
-              {const_cast<char*>(launcher_.pty_helper_.c_str()), const_cast<char*>(kPtyExecFlag)});
   return 0;
 }
 

@@ -21,7 +21,6 @@
 #include "common/limits.h"
 #include "common/log.h"
 #include "daemon/host_key.h"
-#include "daemon/pty.h"
 #include "daemon/server.h"
 #include "daemon/service_manager.h"
 #include "daemon/settings.h"
@@ -254,9 +253,8 @@ int run(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  // The child side of a pty job (daemon/pty.h), before anything of the daemon is set up.
-  if (argc >= 2 && std::strcmp(argv[1], rx::kPtyExecFlag) == 0) return rx::ptyExecMain(argc, argv);
-  // The process that starts every command (daemon/spawner.h), likewise.
+  // The process that starts every command (daemon/spawner.h), before anything of the daemon is
+  // set up.
   if (argc == 2 && std::strcmp(argv[1], rx::kSpawnHelperFlag) == 0) return rx::spawnHelperMain();
   try {
     return run(argc, argv);

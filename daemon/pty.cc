@@ -7,7 +7,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdio>
 #include <cstring>
 
 #include <fmt/format.h>
@@ -47,31 +46,6 @@ Status openPty(const TerminalSize& size, int& master, int& slave) {
 int resizePty(int master, const TerminalSize& size) {
   winsize ws = toWinsize(size);
   return ::ioctl(master, TIOCSWINSZ, &ws) == 0 ? 0 : -errno;
-}
-
-int ptyExecMain(int argc, char** argv) {
-  if (argc < 3) {
-    std::fprintf(stderr, "rexecd: %s is internal: rexecd %s PROG [ARG...]\n", kPtyExecFlag, kPtyExecFlag);
-    return 2;
-  }
-  // libuv made us a session leader already (UV_PROCESS_DETACHED); run by hand, we need our own.
-  if (::getsid(0) != ::getpid() && ::setsid() < 0) {
-    std::fprintf(stderr, "rexecd: setsid: %s\n", std::strerror(errno));
-    return 126;
-  }
-  // The slave was opened with O_NOCTTY; this makes it our controlling terminal, with our process
-  // group in the foreground, so ^C, ^Z and a hangup reach the command as on a login.
-  if (::ioctl(STDIN_FILENO, TIOCSCTTY, 0) != 0) {
-    std::fprintf(stderr, "rexecd: cannot take the terminal as controlling terminal: %s\n",
-                 std::strerror(errno));
-    return 126;
-  }
-  ::execvp(argv[2], argv + 2);
-  // Past exec, the daemon cannot report a start failure any more: say it on the terminal and exit
-  // as a shell would.
-  const int err = errno;
-  std::fprintf(stderr, "rexecd: %s: %s\n", argv[2], std::strerror(err));
-  return err == ENOENT ? 127 : 126;
 }
 
 }  // namespace rx

@@ -110,6 +110,7 @@ class SpawnHelper {
       if (index >= 0 && static_cast<size_t>(index) < fds.size())
         spec.stdio[i] = fds[static_cast<size_t>(index)];
     }
+    spec.controlling_terminal = req.controlling_terminal();
     const int result = startChild(spec);
     for (int fd : fds) ::close(fd);  // the child has its copies (or never started)
     rxpb::v1::SpawnEvent event;

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -83,6 +84,10 @@ __attribute__((no_sanitize("address", "undefined"))) int childMain(void* p) {
     const long flags = syscall(SYS_fcntl, i, F_GETFL);
     if (flags >= 0 && (flags & O_NONBLOCK) != 0) syscall(SYS_fcntl, i, F_SETFL, flags & ~O_NONBLOCK);
   }
+
+  // The slave was opened with O_NOCTTY by rexecd; a session leader without a controlling terminal
+  // takes it here.
+  if (spec.controlling_terminal && syscall(SYS_ioctl, 0, TIOCSCTTY, 0) != 0) childFailed(args, errno);
 
   if (spec.cwd != nullptr && syscall(SYS_chdir, spec.cwd) != 0) childFailed(args, errno);
 

@@ -13,7 +13,8 @@
 // command leads its own process group), stdin/stdout/stderr from the given descriptors or
 // /dev/null, blocking, the working directory, setgroups(0)/setgid/setuid, every signal's
 // disposition back to the default and none blocked, then execvp with the command's own
-// environment (PATH is looked up in it).
+// environment (PATH is looked up in it). For a command on a terminal it also takes the terminal as
+// its controlling terminal, which uv_spawn could not do (that took an exec of rexecd in between).
 #include <sys/types.h>
 
 namespace rx {
@@ -27,6 +28,9 @@ struct ChildSpec {
   uid_t uid = 0;
   gid_t gid = 0;
   int stdio[3] = {-1, -1, -1};  // the descriptors for 0, 1 and 2; -1: /dev/null
+  // stdin is a terminal (the slave of a pty) that becomes the child's controlling terminal, with
+  // its process group in the foreground, so ^C, ^Z and a hangup reach it as on a login.
+  bool controlling_terminal = false;
 };
 
 // Starts the child and returns once it has exec'd: its pid (it leads a new session and process

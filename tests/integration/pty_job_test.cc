@@ -1,5 +1,5 @@
-// The real Job on a pseudo-terminal (the spawn helper starting rexecd --pty-exec), on its own loop, without
-// any network: the child's controlling terminal, window size changes, and the end of the output.
+// The real Job on a pseudo-terminal (started by the spawn helper), on its own loop, without any
+// network: the child's controlling terminal, window size changes, and the end of the output.
 #include <gtest/gtest.h>
 
 #include <map>
@@ -114,14 +114,17 @@ TEST_F(PtyJobTest, TypedInputReachesTheProgramThroughTheLineDiscipline) {
       << rec.output[rxpb::v1::STREAM_STDOUT];
 }
 
-TEST_F(PtyJobTest, MissingProgramExits127WithAMessageOnTheTerminal) {
+// As without a terminal: the start fails, with its reason (the client exits 127 for it).
+TEST_F(PtyJobTest, AMissingProgramIsAStartFailure) {
   Recorder rec;
   StartError err;
   ASSERT_NE(launcher_->start(spec({"no-such-program-for-pty"}), &rec, err), nullptr);
-  runUntil([&] { return rec.result.has_value(); });
-  ASSERT_TRUE(rec.result);
-  EXPECT_EQ(rec.result->exit_code(), 127);
-  EXPECT_NE(rec.output[rxpb::v1::STREAM_STDOUT].find("no-such-program-for-pty"), std::string::npos);
+  runUntil([&] { return rec.start_failed.has_value() || rec.result.has_value(); });
+  ASSERT_TRUE(rec.start_failed);
+  EXPECT_EQ(rec.start_failed->reason, rxpb::v1::StartFailed::NOT_FOUND);
+  EXPECT_NE(rec.start_failed->message.find("no-such-program-for-pty"), std::string::npos)
+      << rec.start_failed->message;
+  EXPECT_FALSE(rec.result);
 }
 
 TEST_F(PtyJobTest, TerminateEndsAJobControlShellsForegroundJobToo) {

@@ -69,7 +69,7 @@ TEST_F(SpawnHelperTest, ACommandCannotReachTheHelpersSockets) {
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("/fd/0 "), std::string::npos) << r.out;
   EXPECT_EQ(r.out.find("socket:"), std::string::npos) << r.out;
-  // Nor in a command on a terminal (started through rexecd --pty-exec).
+  // Nor in a command on a terminal (whose start also takes the terminal as controlling terminal).
   const auto t = runRemote({"sh", "-c", kListOwnFds}, {"-tt"});
   EXPECT_EQ(t.exit_code, 0) << t.err;
   EXPECT_NE(t.out.find("/fd/0 "), std::string::npos) << t.out;

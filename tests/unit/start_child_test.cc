@@ -4,6 +4,7 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <pty.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -293,6 +294,67 @@ TEST_F(StartChildTest, StdoutAndStderrSwappedAreNotMixedUp) {
   EXPECT_EQ(b.readAll(), "out\n");
   EXPECT_EQ(a.readAll(), "err\n");
   waitFor(pid);
+}
+
+// On a terminal: the slave is stdin, stdout and stderr, and the command's controlling terminal
+// (field 7 of /proc/self/stat, tty_nr, is the slave's device), with its group in the foreground.
+TEST_F(StartChildTest, ATerminalBecomesTheControllingTerminal) {
+  int master = -1, slave = -1;
+  ASSERT_EQ(::openpty(&master, &slave, nullptr, nullptr, nullptr), 0);
+  ::fcntl(master, F_SETFD, FD_CLOEXEC);
+  ::fcntl(slave, F_SETFD, FD_CLOEXEC);
+  struct stat st {};
+  ASSERT_EQ(::fstat(slave, &st), 0);
+  Args argv({"sh", "-c", "cat /proc/self/stat"}), env({"PATH=/usr/bin:/bin"});
+  ChildSpec spec;
+  spec.file = "sh";
+  spec.argv = argv.get();
+  spec.env = env.get();
+  spec.stdio[0] = spec.stdio[1] = spec.stdio[2] = slave;
+  spec.controlling_terminal = true;
+  const int pid = startChild(spec);
+  ::close(slave);
+  ASSERT_GT(pid, 0);
+  std::string out;
+  char buf[4096];
+  for (int i = 0; i < 10000; ++i) {  // until EIO: the last holder of the slave is gone
+    const ssize_t n = ::read(master, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    out.append(buf, static_cast<size_t>(n));
+  }
+  ::close(master);
+  waitFor(pid);
+  // cat's line: pid (comm) state ppid pgrp session tty_nr tpgid ...
+  std::istringstream in(out.substr(out.rfind(')') + 2));
+  std::string state;
+  long ppid = 0, pgrp = 0, session = 0, tty = 0, tpgid = 0;
+  in >> state >> ppid >> pgrp >> session >> tty >> tpgid;
+  EXPECT_EQ(session, pid) << out;
+  EXPECT_EQ(tty, static_cast<long>(st.st_rdev)) << out;
+  EXPECT_EQ(tpgid, pgrp) << "the command's group is the terminal's foreground group: " << out;
+
+  // Without the flag the same terminal is only its stdio.
+  ASSERT_EQ(::openpty(&master, &slave, nullptr, nullptr, nullptr), 0);
+  ::fcntl(master, F_SETFD, FD_CLOEXEC);
+  ::fcntl(slave, F_SETFD, FD_CLOEXEC);
+  spec.stdio[0] = spec.stdio[1] = spec.stdio[2] = slave;
+  spec.controlling_terminal = false;
+  const int pid2 = startChild(spec);
+  ::close(slave);
+  ASSERT_GT(pid2, 0);
+  out.clear();
+  for (int i = 0; i < 10000; ++i) {
+    const ssize_t n = ::read(master, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    out.append(buf, static_cast<size_t>(n));
+  }
+  ::close(master);
+  waitFor(pid2);
+  std::istringstream in2(out.substr(out.rfind(')') + 2));
+  in2 >> state >> ppid >> pgrp >> session >> tty;
+  EXPECT_EQ(tty, 0) << out;
 }
 
 // As root the command runs as the account asked for, with no supplementary group left of root's;

@@ -10,7 +10,13 @@
 namespace rxtest {
 namespace {
 
-using ProcessTest = RexecTest;
+// The tests below count the processes whose command line holds a marker, across the machine: the
+// marker is `base`.<this test's daemon pid>, so that the same test run at the same time by another
+// build's suite (CI's, a second build tree) is not counted too.
+class ProcessTest : public RexecTest {
+ protected:
+  std::string mark(int base) const { return std::to_string(base) + "." + std::to_string(daemon_->pid()); }
+};
 
 std::vector<ProcInfo> inGroup(pid_t pgid) {
   std::vector<ProcInfo> out;
@@ -26,26 +32,28 @@ size_t countCmdline(const std::string& needle) {
 }
 
 TEST_F(ProcessTest, TimeoutKillsTheWholeTree) {
-  auto r = runRemote({"sh", "-c", "sleep 300.101 & sleep 301.101 & wait"}, {"--timeout", "0.5"});
+  auto r = runRemote({"sh", "-c", "sleep " + mark(300) + " & sleep " + mark(301) + " & wait"},
+                     {"--timeout", "0.5"});
   EXPECT_EQ(r.exit_code, 124);
   EXPECT_NE(r.err.find("timed out"), std::string::npos) << r.err;
   // The result comes only after both output pipes closed, which the sleeps held: they are gone.
-  EXPECT_EQ(countCmdline("sleep 300.101"), 0u);
-  EXPECT_EQ(countCmdline("sleep 301.101"), 0u);
+  EXPECT_EQ(countCmdline("sleep " + mark(300)), 0u);
+  EXPECT_EQ(countCmdline("sleep " + mark(301)), 0u);
   EXPECT_TRUE(daemon_->waitForLog({"audit", "timed-out"}));
 }
 
 TEST_F(ProcessTest, TimeoutKillsATreeThatIgnoresTerm) {
-  auto r = runRemote({"sh", "-c", "trap '' TERM; sleep 302.101 & wait"}, {"--timeout", "0.3"});
+  auto r = runRemote({"sh", "-c", "trap '' TERM; sleep " + mark(302) + " & wait"}, {"--timeout", "0.3"});
   EXPECT_EQ(r.exit_code, 124);
-  EXPECT_EQ(countCmdline("sleep 302.101"), 0u);
+  EXPECT_EQ(countCmdline("sleep " + mark(302)), 0u);
 }
 
 TEST_F(ProcessTest, DisconnectKillsTheWholeTree) {
   Subprocess::Options o;
   o.keep_stdin_open = true;
-  Subprocess client(rexec({"sh", "-c", "sleep 303.101 & sleep 304.101 & echo started; wait"}), o);
-  const pid_t pgid = startedPid(*daemon_, "303.101");
+  Subprocess client(
+      rexec({"sh", "-c", "sleep " + mark(303) + " & sleep " + mark(304) + " & echo started; wait"}), o);
+  const pid_t pgid = startedPid(*daemon_, mark(303));
   ASSERT_GT(pgid, 0);
   ASSERT_TRUE(client.waitForStdout("started\n"));
   ASSERT_FALSE(inGroup(pgid).empty());
@@ -56,8 +64,8 @@ TEST_F(ProcessTest, DisconnectKillsTheWholeTree) {
   // The daemon sees the pipes close while the last members are still exiting (state R, no
   // cmdline): wait for their exit through pidfds rather than reading /proc once.
   EXPECT_TRUE(waitGroupGone(pgid)) << "members of the group still alive";
-  EXPECT_EQ(countCmdline("sleep 303.101"), 0u);
-  EXPECT_EQ(countCmdline("sleep 304.101"), 0u);
+  EXPECT_EQ(countCmdline("sleep " + mark(303)), 0u);
+  EXPECT_EQ(countCmdline("sleep " + mark(304)), 0u);
   EXPECT_TRUE(daemon_->waitForLog({"audit", "terminated (client disconnected)"}));
 }
 
@@ -76,21 +84,21 @@ TEST_F(ProcessTest, CtrlCIsForwardedToTheRemoteGroup) {
 TEST_F(ProcessTest, SecondCtrlCKills) {
   Subprocess::Options o;
   o.keep_stdin_open = true;
-  Subprocess client(rexec({"sh", "-c", "trap '' INT; echo ready; sleep 305.101"}), o);
+  Subprocess client(rexec({"sh", "-c", "trap '' INT; echo ready; sleep " + mark(305)}), o);
   ASSERT_TRUE(client.waitForStdout("ready\n"));
   client.signal(SIGINT);
   ASSERT_TRUE(daemon_->waitForLog({"signal INT"}));
   client.signal(SIGINT);
   auto r = client.wait();
   EXPECT_EQ(r.exit_code, 128 + SIGKILL);
-  EXPECT_EQ(countCmdline("sleep 305.101"), 0u);
+  EXPECT_EQ(countCmdline("sleep " + mark(305)), 0u);
 }
 
 TEST_F(ProcessTest, TermAndHupAreForwarded) {
   for (int sig : {SIGTERM, SIGHUP}) {
     Subprocess::Options o;
     o.keep_stdin_open = true;
-    Subprocess client(rexec({"sh", "-c", "echo ready; exec sleep 306.101"}), o);
+    Subprocess client(rexec({"sh", "-c", "echo ready; exec sleep " + mark(306)}), o);
     ASSERT_TRUE(client.waitForStdout("ready\n"));
     client.signal(sig);
     auto r = client.wait();
@@ -101,10 +109,10 @@ TEST_F(ProcessTest, TermAndHupAreForwarded) {
 TEST_F(ProcessTest, GrandchildHoldingTheOutputIsCutAfterTheDrainGrace) {
   // sh exits at once but leaves a background sleep holding stdout: the result still comes,
   // with sh's exit code, and the sleep does not outlive it.
-  auto r = runRemote({"sh", "-c", "sleep 307.101 & echo bye; exit 3"});
+  auto r = runRemote({"sh", "-c", "sleep " + mark(307) + " & echo bye; exit 3"});
   EXPECT_EQ(r.exit_code, 3);
   EXPECT_EQ(r.out, "bye\n");
-  EXPECT_EQ(countCmdline("sleep 307.101"), 0u);
+  EXPECT_EQ(countCmdline("sleep " + mark(307)), 0u);
 }
 
 TEST_F(ProcessTest, ThousandJobsLeaveNoZombie) {
@@ -151,19 +159,19 @@ TEST_F(ProcessTest, ThousandJobsLeaveNoZombie) {
 TEST_F(ProcessTest, DaemonSigtermEndsRunningJobsAndExitsZero) {
   Subprocess::Options o;
   o.keep_stdin_open = true;
-  Subprocess client(rexec({"sh", "-c", "echo ready; exec sleep 308.101"}), o);
+  Subprocess client(rexec({"sh", "-c", "echo ready; exec sleep " + mark(308)}), o);
   ASSERT_TRUE(client.waitForStdout("ready\n"));
   EXPECT_EQ(daemon_->stop(), 0);
   auto r = client.wait();
   EXPECT_EQ(r.exit_code, 128 + SIGTERM) << "the job got TERM and its result still reached the client";
-  EXPECT_EQ(countCmdline("sleep 308.101"), 0u);
+  EXPECT_EQ(countCmdline("sleep " + mark(308)), 0u);
 }
 
 TEST_F(ProcessTest, DaemonDyingMidOutputIsNeverSuccess) {
   Subprocess::Options o;
   o.keep_stdin_open = true;
-  Subprocess client(rexec({"sh", "-c", "echo partial; exec sleep 309.101"}), o);
-  const pid_t pgid = startedPid(*daemon_, "309.101");
+  Subprocess client(rexec({"sh", "-c", "echo partial; exec sleep " + mark(309)}), o);
+  const pid_t pgid = startedPid(*daemon_, mark(309));
   ASSERT_TRUE(client.waitForStdout("partial\n"));
   daemon_->kill9();
   auto r = client.wait();

@@ -321,8 +321,18 @@ void Fanout::updateOutputPause() {
   const bool paused = localOutputShouldPause(queued, output_paused_);
   if (paused == output_paused_) return;
   output_paused_ = paused;
-  for (auto& hp : hosts_)
-    if (hp->phase == Host::Phase::Running && hp->exec) hp->exec->setOutputPaused(paused);
+  // Resumed, the sockets are read in the order they start reading again (libuv adds them to epoll
+  // in that order, and a ready one is reported in that order), and the first read can fill the
+  // local output and pause everyone again. So the first host to resume turns round: always the
+  // same one would starve the others for as long as it has output (one host flooding `yes`
+  // into a slow reader kept every other host's lines back for good).
+  const size_t n = hosts_.size();
+  if (n == 0) return;
+  const size_t first = paused ? 0 : resume_turn_++ % n;
+  for (size_t i = 0; i < n; ++i) {
+    Host& h = *hosts_[(first + i) % n];
+    if (h.phase == Host::Phase::Running && h.exec) h.exec->setOutputPaused(paused);
+  }
 }
 
 void Fanout::drawProgress() {

@@ -74,6 +74,7 @@ class Fanout {
   LocalOutput stdout_;
   LocalOutput stderr_;
   bool output_paused_ = false;
+  size_t resume_turn_ = 0;  // which host resumes reading first next time (updateOutputPause)
   uv_signal_t sig_int_{}, sig_term_{}, sig_hup_{};
   bool progress_ = false;  // stderr is a terminal
   bool progress_shown_ = false;

@@ -417,16 +417,60 @@ TEST_F(FanoutTest, CtrlCReachesEveryRunningHostAndSkipsTheRest) {
 }
 
 TEST_F(FanoutTest, AClosedStdoutSendsSigpipeToEveryRunningHostAndSkipsTheRest) {
-  // `yes` on every host would never end by itself: only the forwarded SIGPIPE ends it, once
-  // `head` has its line and closes the pipe. Three run, the other three are never started.
+  // `yes` on every host would never end by itself: only the forwarded SIGPIPE ends it, once the
+  // reader has what it wants and closes the pipe. Three run, the other three are never started.
+  // The reader leaves after the third host said it is running (`head -n 1` left after the first
+  // line, and on a loaded machine the third host could still be connecting then, and be skipped).
   std::string cmd;
-  for (const auto& a : rexec({"--fanout", "3", "-H", "127.0.0.[2-7]:" + p0()}, {"yes"}))
+  for (const auto& a :
+       rexec({"--fanout", "3", "-H", "127.0.0.[2-7]:" + p0()}, {"sh", "-c", "echo ready; exec yes"}))
     cmd += "'" + a + "' ";
-  const auto r = run({"/bin/bash", "-c", cmd + "| head -n 1; echo \"status=${PIPESTATUS[0]}\""});
+  const auto r =
+      run({"/bin/bash", "-c",
+           cmd + "| awk '/: ready$/ { print; if (++n == 3) exit }'; echo \"status=${PIPESTATUS[0]}\""});
   EXPECT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_NE(r.out.find(": y\n"), std::string::npos) << r.out;
+  EXPECT_EQ(count(r.out, ": ready\n"), 3u) << r.out;
   EXPECT_NE(r.out.find("status=141\n"), std::string::npos) << r.out << r.err;
+  EXPECT_NE(r.err.find("rexec:   exit 141 (SIGPIPE) on 3 hosts: 127.0.0.[2-4]:" + p0() + "\n"),
+            std::string::npos)
+      << r.err;
   EXPECT_NE(r.err.find("rexec:   skipped 3 hosts: 127.0.0.[5-7]:" + p0() + "\n"), std::string::npos) << r.err;
+}
+
+// One host floods `yes` into a reader slower than the network: the local output stays full and
+// every socket is paused and resumed over and over. The other hosts must still get through their
+// handshake and have their lines read: they print "ready" only once the flood is on (the reader
+// says so with a file), and the reader leaves after all four. Before, the host that resumed
+// first every time was always the same, and a host behind it in the list was never read again.
+TEST_F(FanoutTest, OneHostFloodingASlowReaderHoldsNoOtherHostBack) {
+  TempDir dir;
+  const std::string d = dir.path();
+  // The first host to get here floods; the others wait (bounded, 60 s) for the reader's mark.
+  writeFile(dir.file("host.sh"),
+            "if mkdir " + d +
+                "/first 2>/dev/null; then exec yes; fi\n"
+                "n=0; while [ ! -e " +
+                d +
+                "/go ] && [ $n -lt 600 ]; do sleep 0.1; n=$((n+1)); done\n"
+                "echo ready; exec yes\n",
+            0600);
+  writeFile(dir.file("reader.awk"),
+            "/: y$/ && !sent { system(\"touch " + d +
+                "/go\"); sent = 1 }\n"
+                "/: ready$/ { print; if (++n == 4) exit }\n",
+            0600);
+  std::string cmd;
+  for (const auto& a : rexec({"--fanout", "5", "-H", "127.0.0.[2-6]:" + p0()}, {"sh", d + "/host.sh"}))
+    cmd += "'" + a + "' ";
+  // timeout(1) kills the whole pipeline should it hang (its own process group).
+  const auto r = run({"/usr/bin/timeout", "-s", "KILL", "120", "/bin/bash", "-c",
+                      cmd + "| awk -f " + d + "/reader.awk; echo \"status=${PIPESTATUS[0]}\""});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(count(r.out, ": ready\n"), 4u) << r.out;
+  EXPECT_NE(r.out.find("status=141\n"), std::string::npos) << r.out << r.err;
+  EXPECT_NE(r.err.find("rexec:   exit 141 (SIGPIPE) on 5 hosts: 127.0.0.[2-6]:" + p0() + "\n"),
+            std::string::npos)
+      << r.err;
 }
 
 // 1,000 host entries (23 ports on each of 45 daemons), `true` on each, 64 at a time: all succeed,

@@ -24,6 +24,32 @@ extern char** environ;
 namespace rx {
 namespace {
 
+// Everything `fd` gives until end of file (or EIO: a terminal's master once the slave is gone).
+std::string readToEnd(int fd) {
+  std::string out;
+  char buf[4096];
+  for (int i = 0; i < 100000; ++i) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    out.append(buf, static_cast<size_t>(n));
+  }
+  return out;
+}
+
+// The fields of a /proc/PID/stat line the tests look at: pid (comm) state ppid pgrp session tty_nr
+// tpgid ...
+struct ProcStat {
+  long ppid = 0, pgrp = 0, session = 0, tty = 0, tpgid = 0;
+};
+ProcStat parseStat(const std::string& line) {
+  ProcStat st;
+  std::istringstream in(line.substr(line.rfind(')') + 2));
+  std::string state;
+  in >> state >> st.ppid >> st.pgrp >> st.session >> st.tty >> st.tpgid;
+  return st;
+}
+
 struct Pipe {
   int read = -1;
   int write = -1;
@@ -44,15 +70,7 @@ struct Pipe {
   }
   std::string readAll() {
     closeWrite();
-    std::string out;
-    char buf[4096];
-    for (int i = 0; i < 100000; ++i) {
-      const ssize_t n = ::read(read, buf, sizeof buf);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) break;
-      out.append(buf, static_cast<size_t>(n));
-    }
-    return out;
+    return readToEnd(read);
   }
 };
 
@@ -74,9 +92,10 @@ int waitFor(int pid) {
   return status;
 }
 
-// Runs argv with its stdout on a pipe and returns what it printed; the exit status in *status.
+// Runs argv with its stdout on a pipe and returns what it printed; the exit status in *status,
+// the child's pid in *child.
 std::string run(std::vector<std::string> argv, std::vector<std::string> env = {"PATH=/usr/bin:/bin"},
-                int* status = nullptr, ChildSpec base = {}) {
+                int* status = nullptr, ChildSpec base = {}, int* child = nullptr) {
   Args a(std::move(argv)), e(std::move(env));
   Pipe out;
   base.file = a.strings[0].c_str();
@@ -85,6 +104,7 @@ std::string run(std::vector<std::string> argv, std::vector<std::string> env = {"
   base.stdio[1] = out.write;
   const int pid = startChild(base);
   EXPECT_GT(pid, 0) << "start: " << -pid;
+  if (child != nullptr) *child = pid;
   if (pid <= 0) return {};
   std::string text = out.readAll();
   const int st = waitFor(pid);
@@ -172,25 +192,13 @@ TEST_F(StartChildTest, FailuresAreReturnedAsErrnoAndTheChildIsReaped) {
 // The command leads a new session and process group, so rexecd's signals to the group reach all
 // it starts, and nothing of the helper's terminal reaches it.
 TEST_F(StartChildTest, TheChildLeadsItsOwnSession) {
-  Args argv({"cat", "/proc/self/stat"}), env({"PATH=/usr/bin:/bin"});
-  Pipe out;
-  ChildSpec spec;
-  spec.file = "cat";
-  spec.argv = argv.get();
-  spec.env = env.get();
-  spec.stdio[1] = out.write;
-  const int pid = startChild(spec);
+  int pid = 0;
+  const std::string line = run({"cat", "/proc/self/stat"}, {"PATH=/usr/bin:/bin"}, nullptr, {}, &pid);
   ASSERT_GT(pid, 0);
-  const std::string stat = out.readAll();
-  waitFor(pid);
-  // pid (comm) state ppid pgrp session ...
-  std::istringstream in(stat.substr(stat.rfind(')') + 2));
-  std::string state;
-  long ppid = 0, pgrp = 0, session = 0;
-  in >> state >> ppid >> pgrp >> session;
-  EXPECT_EQ(ppid, ::getpid());
-  EXPECT_EQ(pgrp, pid);
-  EXPECT_EQ(session, pid);
+  const ProcStat st = parseStat(line);
+  EXPECT_EQ(st.ppid, ::getpid());
+  EXPECT_EQ(st.pgrp, pid);
+  EXPECT_EQ(st.session, pid);
 }
 
 // Signals: the helper ignores some, has handlers for others, and blocks all of them while it
@@ -299,62 +307,50 @@ TEST_F(StartChildTest, StdoutAndStderrSwappedAreNotMixedUp) {
 // On a terminal: the slave is stdin, stdout and stderr, and the command's controlling terminal
 // (field 7 of /proc/self/stat, tty_nr, is the slave's device), with its group in the foreground.
 TEST_F(StartChildTest, ATerminalBecomesTheControllingTerminal) {
-  int master = -1, slave = -1;
-  ASSERT_EQ(::openpty(&master, &slave, nullptr, nullptr, nullptr), 0);
-  ::fcntl(master, F_SETFD, FD_CLOEXEC);
-  ::fcntl(slave, F_SETFD, FD_CLOEXEC);
-  struct stat st {};
-  ASSERT_EQ(::fstat(slave, &st), 0);
-  Args argv({"sh", "-c", "cat /proc/self/stat"}), env({"PATH=/usr/bin:/bin"});
-  ChildSpec spec;
-  spec.file = "sh";
-  spec.argv = argv.get();
-  spec.env = env.get();
-  spec.stdio[0] = spec.stdio[1] = spec.stdio[2] = slave;
-  spec.controlling_terminal = true;
-  const int pid = startChild(spec);
-  ::close(slave);
-  ASSERT_GT(pid, 0);
-  std::string out;
-  char buf[4096];
-  for (int i = 0; i < 10000; ++i) {  // until EIO: the last holder of the slave is gone
-    const ssize_t n = ::read(master, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    out.append(buf, static_cast<size_t>(n));
-  }
-  ::close(master);
-  waitFor(pid);
-  // cat's line: pid (comm) state ppid pgrp session tty_nr tpgid ...
-  std::istringstream in(out.substr(out.rfind(')') + 2));
-  std::string state;
-  long ppid = 0, pgrp = 0, session = 0, tty = 0, tpgid = 0;
-  in >> state >> ppid >> pgrp >> session >> tty >> tpgid;
-  EXPECT_EQ(session, pid) << out;
-  EXPECT_EQ(tty, static_cast<long>(st.st_rdev)) << out;
-  EXPECT_EQ(tpgid, pgrp) << "the command's group is the terminal's foreground group: " << out;
+  // Runs `cat /proc/self/stat` on a new terminal: its pid, its stat line, the slave's device.
+  struct OnTerminal {
+    int pid = -1;
+    ProcStat stat;
+    dev_t slave_device = 0;
+  };
+  auto runOnTerminal = [](bool controlling) {
+    OnTerminal r;
+    int master = -1, slave = -1;
+    EXPECT_EQ(::openpty(&master, &slave, nullptr, nullptr, nullptr), 0);
+    if (master < 0) return r;
+    ::fcntl(master, F_SETFD, FD_CLOEXEC);
+    ::fcntl(slave, F_SETFD, FD_CLOEXEC);
+    struct stat st {};
+    EXPECT_EQ(::fstat(slave, &st), 0);
+    r.slave_device = st.st_rdev;
+    Args argv({"sh", "-c", "cat /proc/self/stat"}), env({"PATH=/usr/bin:/bin"});
+    ChildSpec spec;
+    spec.file = "sh";
+    spec.argv = argv.get();
+    spec.env = env.get();
+    spec.stdio[0] = spec.stdio[1] = spec.stdio[2] = slave;
+    spec.controlling_terminal = controlling;
+    r.pid = startChild(spec);
+    ::close(slave);
+    if (r.pid > 0) {
+      const std::string out = readToEnd(master);  // until EIO: the last holder of the slave is gone
+      waitFor(r.pid);
+      r.stat = parseStat(out);
+    }
+    ::close(master);
+    return r;
+  };
 
-  // Without the flag the same terminal is only its stdio.
-  ASSERT_EQ(::openpty(&master, &slave, nullptr, nullptr, nullptr), 0);
-  ::fcntl(master, F_SETFD, FD_CLOEXEC);
-  ::fcntl(slave, F_SETFD, FD_CLOEXEC);
-  spec.stdio[0] = spec.stdio[1] = spec.stdio[2] = slave;
-  spec.controlling_terminal = false;
-  const int pid2 = startChild(spec);
-  ::close(slave);
-  ASSERT_GT(pid2, 0);
-  out.clear();
-  for (int i = 0; i < 10000; ++i) {
-    const ssize_t n = ::read(master, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    out.append(buf, static_cast<size_t>(n));
-  }
-  ::close(master);
-  waitFor(pid2);
-  std::istringstream in2(out.substr(out.rfind(')') + 2));
-  in2 >> state >> ppid >> pgrp >> session >> tty;
-  EXPECT_EQ(tty, 0) << out;
+  const OnTerminal with = runOnTerminal(true);
+  ASSERT_GT(with.pid, 0);
+  EXPECT_EQ(with.stat.session, with.pid);
+  EXPECT_EQ(with.stat.tty, static_cast<long>(with.slave_device));
+  EXPECT_EQ(with.stat.tpgid, with.stat.pgrp) << "the command's group is the terminal's foreground group";
+
+  // Without the flag the same kind of terminal is only its stdio.
+  const OnTerminal without = runOnTerminal(false);
+  ASSERT_GT(without.pid, 0);
+  EXPECT_EQ(without.stat.tty, 0);
 }
 
 // As root the command runs as the account asked for, with no supplementary group left of root's;

@@ -43,6 +43,11 @@ class ClientSessionHost {
   virtual void onOutput(rxpb::v1::Stream stream, std::string_view data) = 0;
   // The command's final result; byte counts already checked.
   virtual void onResult(const rxpb::v1::ExecResult& result) = 0;
+  // Role::Master only: what the server sends for the commands it relays, untouched (client/master.h).
+  // Output data streams as a header, then its parts; any other frame comes whole.
+  virtual bool onRelayDataHeader(const DataFrameHeader&) { return false; }
+  virtual void onRelayData(std::string_view, bool) {}
+  virtual void onRelayFrame(const rxpb::v1::Frame&) {}
   // Anything that means rexec itself failed (auth, protocol, truncation): one line, no prefix.
   virtual void onFailure(const std::string& message) = 0;
 };
@@ -51,7 +56,25 @@ class ClientSession : private DataFrameReader::Sink {
  public:
   static constexpr uint32_t kExecId = 1;
 
+  enum class Role {
+    OneCommand,  // authenticate and run params' command (the usual rexec)
+    // rexec -M: authenticate only, then relay frames for the commands of local clients.
+    Master,
+    // rexec -S with a master answering: no TLS, no authentication (the master's connection is
+    // authenticated); the master's greeting names the host it leads to, then the command runs.
+    ViaMaster,
+  };
+
   ClientSession(ClientKey key, ExecParams params, ClientSessionHost& host);
+
+  // Before any bytes. `target` (ViaMaster): the HOST:PORT the master must lead to.
+  void setRole(Role role, std::string target = {}) {
+    role_ = role;
+    master_target_ = std::move(target);
+  }
+  Role role() const { return role_; }
+  // Master: the features agreed with the server (known once authenticated).
+  uint64_t features() const { return features_; }
 
   // Finishes the key (see KeyDerivation); the host calls it while the handshake is in flight.
   void prepareKey() { completeKey(key_); }
@@ -88,15 +111,26 @@ class ClientSession : private DataFrameReader::Sink {
   size_t maxPayload() const override { return kMaxFramePostAuth; }
   bool streamingData() const override { return state_ == State::Running; }
   bool onDataHeader(const DataFrameHeader& header) override;
-  void onData(std::string_view part, bool) override { host_.onOutput(output_stream_, part); }
+  void onData(std::string_view part, bool last) override {
+    if (role_ == Role::Master)
+      host_.onRelayData(part, last);
+    else
+      host_.onOutput(output_stream_, part);
+  }
   void onFrame(rxpb::v1::Frame& frame) override { dispatch(frame); }
   void onError(const std::string& error) override;
 
   void dispatch(const rxpb::v1::Frame& frame);
+  void answerChallenge(const rxpb::v1::AuthChallenge& c);
+  void answerMaster(const rxpb::v1::AuthChallenge& c);
+  void appendExecRequest(std::string& out);
   // Checks an Output's command and stream and counts its bytes; false failed the session.
   bool countOutput(uint32_t exec_id, uint32_t stream, size_t size);
   void fail(const std::string& message);
 
+  Role role_ = Role::OneCommand;
+  std::string master_target_;
+  uint64_t features_ = 0;
   ClientKey key_;
   std::string channel_binding_;
   ExecParams params_;

@@ -39,6 +39,31 @@ void ExecClient::start() {
   resolve();
 }
 
+void ExecClient::startAsMaster() {
+  session_.setRole(ClientSession::Role::Master);
+  start();
+}
+
+void ExecClient::startOnMaster(int fd) {
+  session_.setRole(ClientSession::Role::ViaMaster, knownHostLabel(target_.host, target_.port));
+  uv_timer_init(loop_, &connect_timer_);
+  uv_timer_init(loop_, &result_timer_);
+  open_handles_ += 2;
+  connect_timer_.data = result_timer_.data = this;
+  armConnectTimer();
+  via_master_ = true;
+  uv_pipe_init(loop_, &pipe_, 0);
+  ++open_handles_;
+  pipe_.data = this;
+  if (int err = uv_pipe_open(&pipe_, fd); err != 0) {
+    fail(fmt::format("control socket: {}", uv_strerror(err)));
+    return;
+  }
+  connected_ = true;
+  secure_ = true;  // nothing to set up: the master's greeting comes first
+  updateSocketReading();
+}
+
 void ExecClient::armConnectTimer() {
   uv_timer_start(
       &connect_timer_,
@@ -156,16 +181,20 @@ void ExecClient::updateSocketReading() {
   if (want == socket_reading_) return;
   socket_reading_ = want;
   if (!want) {
-    uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
+    uv_read_stop(stream());
     return;
   }
   const int err = uv_read_start(
-      reinterpret_cast<uv_stream_t*>(&tcp_),
+      stream(),
       [](uv_handle_t* h, size_t, uv_buf_t* buf) {
         *buf = uv_buf_init(static_cast<ExecClient*>(h->data)->read_buffer_.get(), kReadBufferSize);
       },
       [](uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
-        static_cast<ExecClient*>(s->data)->onSocketRead(nread, buf);
+        auto* c = static_cast<ExecClient*>(s->data);
+        if (c->via_master_)
+          c->onMasterRead(nread, buf);
+        else
+          c->onSocketRead(nread, buf);
       });
   if (err != 0) session_.onClosed(uv_strerror(err));
 }
@@ -217,14 +246,40 @@ void ExecClient::onSocketRead(ssize_t nread, const uv_buf_t* buf) {
   if (!finished_) low_water_.set(receiveLowWater(session_.outputStillComing(), tls_->heldCiphertextBound()));
 }
 
+void ExecClient::onMasterRead(ssize_t nread, const uv_buf_t* buf) {
+  if (nread == 0) return;
+  if (nread < 0) {
+    session_.onClosed(nread != UV_EOF ? uv_strerror(static_cast<int>(nread)) : "closed by the master");
+    return;
+  }
+  batching_ = true;
+  session_.onBytes(std::string_view(buf->base, static_cast<size_t>(nread)));
+  batching_ = false;
+  if (!finished_) writePlain(batched_);
+  batched_.clear();
+}
+
+void ExecClient::writePlain(std::string_view bytes) {
+  if (bytes.empty()) return;
+  size_t written = 0;
+  const int err =
+      writeBorrowed(stream(), bytes, written, [this](int status, size_t n) { onSocketWritten(status, n); });
+  if (err != 0) {
+    session_.onClosed(uv_strerror(err));
+    return;
+  }
+  socket_queued_ += bytes.size() - written;
+  sendQueueChanged();
+}
+
 void ExecClient::flushTls() {
   if (!tls_ || finished_ || !connected_) return;
   // Straight from the TLS buffer to the kernel; only what the socket cannot take at once is
   // copied into a queued write.
   const std::string_view out = tls_->pendingOutput();
   size_t written = 0;
-  const int err = writeBorrowed(reinterpret_cast<uv_stream_t*>(&tcp_), out, written,
-                                [this](int status, size_t n) { onSocketWritten(status, n); });
+  const int err =
+      writeBorrowed(stream(), out, written, [this](int status, size_t n) { onSocketWritten(status, n); });
   tls_->consumeOutput(out.size());
   if (err != 0) {
     session_.onClosed(uv_strerror(err));
@@ -247,6 +302,11 @@ void ExecClient::send(std::string_view bytes, std::string_view then) {
     batched_ += then;
     return;
   }
+  if (via_master_) {
+    writePlain(bytes);
+    if (!finished_) writePlain(then);
+    return;
+  }
   if (Status s = tls_->write(bytes, then); !s) {
     fail(s.message());
     return;
@@ -258,8 +318,8 @@ void ExecClient::queueWrite(std::string bytes) {
   if (!connected_ || bytes.empty()) return;
   const size_t size = bytes.size();
   socket_queued_ += size;
-  const int err = writeOwned(reinterpret_cast<uv_stream_t*>(&tcp_), std::move(bytes),
-                             [this](int status, size_t n) { onSocketWritten(status, n); });
+  const int err =
+      writeOwned(stream(), std::move(bytes), [this](int status, size_t n) { onSocketWritten(status, n); });
   if (err != 0) {
     socket_queued_ -= size;
     session_.onClosed(uv_strerror(err));
@@ -330,7 +390,7 @@ void ExecClient::finish(ExecOutcome outcome) {
   outcome.request_sent = session_.requestSent();
   uv_cancel(reinterpret_cast<uv_req_t*>(&resolver_));
   closeHandle(reinterpret_cast<uv_handle_t*>(&result_timer_));
-  if (!(tcp_initialised_ && connected_)) {
+  if (!((via_master_ || tcp_initialised_) && connected_)) {
     closeSocket();
   } else {
     // A clean end: TLS close_notify, then a half-close once it is written. A peer that does not
@@ -339,10 +399,10 @@ void ExecClient::finish(ExecOutcome outcome) {
       tls_->shutdown();
       queueWrite(tls_->takeOutput());
     }
-    uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
+    uv_read_stop(stream());
     auto* req = new uv_shutdown_t;
     req->data = this;
-    if (uv_shutdown(req, reinterpret_cast<uv_stream_t*>(&tcp_), [](uv_shutdown_t* r, int) {
+    if (uv_shutdown(req, stream(), [](uv_shutdown_t* r, int) {
           auto* c = static_cast<ExecClient*>(r->data);
           delete r;
           c->closeSocket();
@@ -359,6 +419,7 @@ void ExecClient::finish(ExecOutcome outcome) {
 }
 
 void ExecClient::closeSocket() {
+  if (via_master_) closeHandle(reinterpret_cast<uv_handle_t*>(&pipe_));
   if (tcp_initialised_) closeHandle(reinterpret_cast<uv_handle_t*>(&tcp_));
   closeHandle(reinterpret_cast<uv_handle_t*>(&connect_timer_));
 }

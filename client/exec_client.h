@@ -34,6 +34,14 @@ class ExecClient final : public ClientSessionHost {
 
   // Starts resolving and connecting; everything else arrives through the observer.
   void start();
+  // rexec -M: connects and authenticates only; onExecStarted() once authenticated, then the
+  // observer's relay callbacks carry what the server sends, and send() what goes to it.
+  void startAsMaster();
+  // rexec -S: runs the command through the master connected on `fd` (a Unix socket), with no
+  // TLS and no authentication of its own; the master must lead to this target.
+  void startOnMaster(int fd);
+  // Master: the features agreed with the server.
+  uint64_t features() const { return session_.features(); }
   const HostPort& target() const { return target_; }
 
   void sendStdin(std::string_view data) { session_.sendStdin(data); }
@@ -57,6 +65,11 @@ class ExecClient final : public ClientSessionHost {
   void onOutput(rxpb::v1::Stream stream, std::string_view data) override;
   void onResult(const rxpb::v1::ExecResult& result) override;
   void onFailure(const std::string& message) override;
+  bool onRelayDataHeader(const DataFrameHeader& header) override {
+    return observer_.onRelayDataHeader(*this, header);
+  }
+  void onRelayData(std::string_view part, bool last) override { observer_.onRelayData(*this, part, last); }
+  void onRelayFrame(const rxpb::v1::Frame& frame) override { observer_.onRelayFrame(*this, frame); }
 
  private:
   void resolve();
@@ -66,6 +79,12 @@ class ExecClient final : public ClientSessionHost {
   void connectNext();
   void onConnected(int status);
   void onSocketRead(ssize_t nread, const uv_buf_t* buf);
+  void onMasterRead(ssize_t nread, const uv_buf_t* buf);
+  // Through a master: plain bytes, straight to the socket.
+  void writePlain(std::string_view bytes);
+  uv_stream_t* stream() {
+    return via_master_ ? reinterpret_cast<uv_stream_t*>(&pipe_) : reinterpret_cast<uv_stream_t*>(&tcp_);
+  }
   void flushTls();
   void queueWrite(std::string bytes);  // also after finish (the final close_notify)
   void onSocketWritten(int status, size_t n);
@@ -96,6 +115,8 @@ class ExecClient final : public ClientSessionHost {
   std::string last_connect_error_;
   uv_getaddrinfo_t resolver_{};
   uv_tcp_t tcp_{};
+  uv_pipe_t pipe_{};  // the master's socket, when via_master_
+  bool via_master_ = false;
   bool tcp_initialised_ = false;
   bool connected_ = false;
   bool socket_reading_ = false;

@@ -5,6 +5,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/frame_codec.h"
 #include "rexec.pb.h"
 
 namespace rx {
@@ -39,6 +40,12 @@ class ExecObserver {
   // Every handle is closed: the object may be destroyed now, from inside this call (and the
   // caller returns at once).
   virtual void onExecClosed(ExecClient&) {}
+  // A master's connection (ExecClient::startAsMaster): what the server sends for the commands it
+  // relays. Output data as a header (false: no such command; the connection fails) and its parts,
+  // any other frame whole.
+  virtual bool onRelayDataHeader(ExecClient&, const DataFrameHeader&) { return false; }
+  virtual void onRelayData(ExecClient&, std::string_view, bool) {}
+  virtual void onRelayFrame(ExecClient&, const rxpb::v1::Frame&) {}
 };
 
 }  // namespace rx

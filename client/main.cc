@@ -7,9 +7,11 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "client/control_socket.h"
 #include "client/exit_status.h"
 #include "client/fanout.h"
 #include "client/fanout_targets.h"
+#include "client/master.h"
 #include "client/one_host_command.h"
 #include "client/options.h"
 #include "client/raw_terminal.h"
@@ -37,6 +39,41 @@ int main(int argc, char** argv) {
       !s) {
     std::fprintf(stderr, "rexec: %s\n", s.message().c_str());
     return rx::kExitFailure;
+  }
+  if (opts.tty > 0) {
+    // As ssh: -t needs a local terminal to make sense of; -tt asks for one anyway.
+    const std::optional<rx::TerminalSize> size = rx::readTerminalSize(STDIN_FILENO);
+    if (isatty(STDIN_FILENO) || opts.tty >= 2)
+      opts.params.pty = rx::PtyParams{rx::localTermName(), size.value_or(rx::TerminalSize{})};
+    else
+      std::fprintf(stderr,
+                   "rexec: stdin is not a terminal: no pseudo-terminal requested (-t -t forces one)\n");
+  }
+
+  rx::ClientTimeouts timeouts;
+  timeouts.connect_ms = static_cast<uint64_t>(opts.connect_timeout_s * 1000.0);
+  // A master answering on -S takes the command as it is: no key, no TLS, no host key to check
+  // here (its connection did all that). None answering: connect directly, as ssh does.
+  if (!opts.master && !opts.control_path.empty()) {
+    std::string why;
+    if (const int fd = rx::connectControlSocket(opts.control_path, why); fd >= 0) {
+      // Someone else's socket where ours should be (a shared folder): it would see the command,
+      // its environment and its stdin. Refused, not bypassed: the user should know.
+      if (std::string who; !rx::peerIsThisUser(fd, who)) {
+        std::fprintf(stderr, "rexec: %s: the master there is not this user's (%s); not used\n",
+                     opts.control_path.c_str(), who.c_str());
+        return rx::kExitFailure;
+      }
+      signal(SIGPIPE, SIG_IGN);
+      int status = rx::kExitFailure;
+      {
+        rx::OneHostCommand client(uv_default_loop(), target, rx::ClientKey{}, std::move(opts.params),
+                                  timeouts, nullptr, rx::HostKeyPolicy{}, fd);
+        status = client.run();
+      }
+      uv_loop_close(uv_default_loop());
+      return status;
+    }
   }
   // The client's TLS policy is fixed in code (tls_engine.cc); the system's openssl.cnf has
   // nothing to add to it, and parsing it cost 1.7 M instructions (of 24 M) per command. Nor does
@@ -68,20 +105,12 @@ int main(int argc, char** argv) {
   }
   rx::HostKeyPolicy host_keys{opts.known_hosts, opts.accept_new, rx::terminalAsker(), nullptr};
 
-  if (opts.tty > 0) {
-    // As ssh: -t needs a local terminal to make sense of; -tt asks for one anyway.
-    const std::optional<rx::TerminalSize> size = rx::readTerminalSize(STDIN_FILENO);
-    if (isatty(STDIN_FILENO) || opts.tty >= 2)
-      opts.params.pty = rx::PtyParams{rx::localTermName(), size.value_or(rx::TerminalSize{})};
-    else
-      std::fprintf(stderr,
-                   "rexec: stdin is not a terminal: no pseudo-terminal requested (-t -t forces one)\n");
-  }
-
-  rx::ClientTimeouts timeouts;
-  timeouts.connect_ms = static_cast<uint64_t>(opts.connect_timeout_s * 1000.0);
   int status = rx::kExitFailure;
-  if (opts.fanout.enabled()) {
+  if (opts.master) {
+    rx::Master master(uv_default_loop(), target, opts.control_path, std::move(key), timeouts, tls.get(),
+                      std::move(host_keys));
+    status = master.run();
+  } else if (opts.fanout.enabled()) {
     rx::Fanout fanout(uv_default_loop(), std::move(targets), std::move(key), std::move(opts.params), timeouts,
                       tls.get(), std::move(host_keys), std::move(opts.fanout));
     status = fanout.run();

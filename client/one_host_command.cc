@@ -17,13 +17,14 @@ constexpr size_t kSocketLowWater = 1024 * 1024;
 }  // namespace
 
 OneHostCommand::OneHostCommand(uv_loop_t* loop, HostPort target, ClientKey key, ExecParams params,
-                               ClientTimeouts timeouts, SSL_CTX* tls, HostKeyPolicy host_keys)
+                               ClientTimeouts timeouts, SSL_CTX* tls, HostKeyPolicy host_keys, int master_fd)
     : loop_(loop),
       stdin_open_(params.stdin_open),
       want_pty_(params.pty.has_value()),
       sent_size_(params.pty ? params.pty->size : TerminalSize{}),
       exec_(loop, std::move(target), std::move(key), std::move(params), timeouts, tls, std::move(host_keys),
             *this),
+      master_fd_(master_fd),
       stdout_(loop, STDOUT_FILENO),
       stderr_(loop, STDERR_FILENO) {
   auto drained = [this] { updateOutputPause(); };
@@ -41,7 +42,10 @@ int OneHostCommand::run() {
         sig, [](uv_signal_t* s, int signum) { static_cast<OneHostCommand*>(s->data)->onSignal(signum); },
         num);
   }
-  exec_.start();
+  if (master_fd_ >= 0)
+    exec_.startOnMaster(master_fd_);
+  else
+    exec_.start();
   uv_run(loop_, UV_RUN_DEFAULT);
   return exit_status_;
 }

@@ -16,8 +16,9 @@ namespace rx {
 
 class OneHostCommand final : public ExecObserver {
  public:
+  // `master_fd`: a connection to a master (rexec -S) to run the command through; -1: direct.
   OneHostCommand(uv_loop_t* loop, HostPort target, ClientKey key, ExecParams params, ClientTimeouts timeouts,
-                 SSL_CTX* tls, HostKeyPolicy host_keys);
+                 SSL_CTX* tls, HostKeyPolicy host_keys, int master_fd = -1);
   ~OneHostCommand() override;
   OneHostCommand(const OneHostCommand&) = delete;
   OneHostCommand& operator=(const OneHostCommand&) = delete;
@@ -46,6 +47,7 @@ class OneHostCommand final : public ExecObserver {
   bool want_pty_;           // -t: a terminal was asked for
   TerminalSize sent_size_;  // the window size the server last heard of
   ExecClient exec_;
+  int master_fd_;
   uv_signal_t sig_int_{}, sig_term_{}, sig_hup_{};
   int interrupts_ = 0;
   LocalOutput stdout_;

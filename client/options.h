@@ -19,6 +19,9 @@ struct ClientOptions {
   double timeout_s = 0;
   // -t: 1 asks for a terminal when stdin is one, 2 (-tt) asks even when it is not; -T: never.
   int tty = 0;
+  // -S PATH: a connection-sharing master's socket (client/master.h): used when one answers there.
+  std::string control_path;
+  bool master = false;  // -M: be that master
   FanoutOptions fanout;
 };
 

@@ -22,5 +22,8 @@ inline constexpr size_t kMaxKeyIdSize = 64;
 // as large, see daemon/job.cc). 512 KiB rather than 256: 1 GiB of stdin into `cat` took 1.03 s
 // instead of 1.25 s, from half the frames, reads and writes on both sides.
 inline constexpr size_t kMaxChunk = 512 * 1024;
+// FEATURE_OUTPUT_CREDIT: how much of one command's Output data the server sends ahead of the
+// client's OutputAck frames (a few chunks: enough to keep a fast reader streaming).
+inline constexpr uint64_t kOutputWindow = 4 * 1024 * 1024;
 
 }  // namespace rx

@@ -20,7 +20,8 @@ using rxpb::v1::Frame;
 using rxpb::v1::StartFailed;
 
 constexpr uint64_t kServerFeatures = rxpb::v1::FEATURE_SHELL | rxpb::v1::FEATURE_SIGNALS |
-                                     rxpb::v1::FEATURE_MULTI_EXEC | rxpb::v1::FEATURE_PTY;
+                                     rxpb::v1::FEATURE_MULTI_EXEC | rxpb::v1::FEATURE_PTY |
+                                     rxpb::v1::FEATURE_OUTPUT_CREDIT;
 
 // What an idle connection may keep of its output buffer.
 constexpr size_t kIdleBufferCapacity = 4096;
@@ -183,6 +184,9 @@ void Session::dispatch(Frame& frame) {
     }
     case Frame::kWindowChange:
       handleWindowChange(frame.window_change());
+      break;
+    case Frame::kOutputAck:
+      handleOutputAck(frame.output_ack());
       break;
     case Frame::kError:
       log::info("{}: client reported an error: {}", peer_, quoteForLog(frame.error().message()));
@@ -440,8 +444,8 @@ void Session::handleExec(const rxpb::v1::ExecRequest& req) {
     refuseExec(id, error.reason, error.message, argv_log);
     return;
   }
-  jobs_[id] = JobEntry{job, argv_log, spec.stdin_open, spec.pty.has_value()};
-  if (output_paused_) job->pauseOutput();
+  JobEntry& entry = jobs_[id] = JobEntry{job, argv_log, spec.stdin_open, spec.pty.has_value()};
+  updateJobOutput(entry);
 }
 
 void Session::onJobStarted(JobHandle& job) {
@@ -484,6 +488,47 @@ void Session::onJobOutput(JobHandle& job, rxpb::v1::Stream stream, std::string_v
   // each 256 KiB chunk into out_ first was 7% of rexecd's CPU on a stream.
   appendOutputFrameHeader(out_, job.execId(), stream, data.size());
   flush(data);
+  if (!(features_ & rxpb::v1::FEATURE_OUTPUT_CREDIT)) return;
+  const auto it = jobs_.find(job.execId());
+  if (it == jobs_.end()) return;
+  JobEntry& entry = it->second;
+  entry.unacked += data.size();
+  if (!entry.window_full && entry.unacked >= kOutputWindow) {
+    log::debug("{} exec {}: output window full, pausing its output", peer_, job.execId());
+    entry.window_full = true;
+    updateJobOutput(entry);
+  }
+}
+
+void Session::handleOutputAck(const rxpb::v1::OutputAck& ack) {
+  if (!(features_ & rxpb::v1::FEATURE_OUTPUT_CREDIT)) {
+    protocolError("output acknowledged without the output credit feature");
+    return;
+  }
+  // A command that has finished may still be acknowledged: the client could not know.
+  const auto it = jobs_.find(ack.exec_id());
+  if (it == jobs_.end()) return;
+  JobEntry& entry = it->second;
+  if (ack.bytes() > entry.unacked) {
+    protocolError(
+        fmt::format("exec {}: {} bytes acknowledged, {} sent", ack.exec_id(), ack.bytes(), entry.unacked));
+    return;
+  }
+  entry.unacked -= ack.bytes();
+  if (entry.window_full && entry.unacked < kOutputWindow) {
+    entry.window_full = false;
+    updateJobOutput(entry);
+  }
+}
+
+void Session::updateJobOutput(JobEntry& entry) {
+  const bool paused = output_paused_ || entry.window_full;
+  if (paused == entry.output_paused) return;
+  entry.output_paused = paused;
+  if (paused)
+    entry.handle->pauseOutput();
+  else
+    entry.handle->resumeOutput();
 }
 
 void Session::onJobStdinDrained(JobHandle&) { updateReading(); }
@@ -549,7 +594,7 @@ void Session::onWriteQueueDrained() {
   if (!output_paused_) return;
   log::debug("{}: resuming command output", peer_);
   output_paused_ = false;
-  for (auto& [id, entry] : jobs_) entry.handle->resumeOutput();
+  for (auto& [id, entry] : jobs_) updateJobOutput(entry);
 }
 
 void Session::updateReading() {
@@ -574,7 +619,7 @@ void Session::flush(std::string_view then) {
   if (!output_paused_ && host_.queuedBytes() > config_.write_high_water) {
     log::debug("{}: client is slow, pausing command output ({} bytes queued)", peer_, host_.queuedBytes());
     output_paused_ = true;
-    for (auto& [id, entry] : jobs_) entry.handle->pauseOutput();
+    for (auto& [id, entry] : jobs_) updateJobOutput(entry);
   }
 }
 

@@ -94,6 +94,11 @@ class Session final : public JobObserver, private DataFrameReader::Sink {
     std::string argv_for_log;
     bool stdin_open;  // false: StdinData and StdinClose for it are ignored
     bool pty;         // runs on a terminal: WindowChange applies
+    // FEATURE_OUTPUT_CREDIT: Output data sent and not yet acknowledged, and whether that is a
+    // whole window (the job's output is then paused until acknowledgements come).
+    uint64_t unacked = 0;
+    bool window_full = false;
+    bool output_paused = false;  // what the job was last told
   };
 
   // DataFrameReader::Sink: StdinData is streamed once authenticated; other frames go to
@@ -111,6 +116,9 @@ class Session final : public JobObserver, private DataFrameReader::Sink {
   void handleAuth(const rxpb::v1::AuthResponse& auth);
   void handleExec(const rxpb::v1::ExecRequest& req);
   void handleWindowChange(const rxpb::v1::WindowChange& change);
+  void handleOutputAck(const rxpb::v1::OutputAck& ack);
+  // Pauses or resumes the job's output: paused while the connection is full or its window is.
+  void updateJobOutput(JobEntry& entry);
   void refuseExec(uint32_t exec_id, rxpb::v1::StartFailed::Reason reason, std::string message,
                   const std::string& argv_for_log);
   void protocolError(const std::string& message);

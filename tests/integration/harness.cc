@@ -230,6 +230,12 @@ bool Subprocess::waitForStdout(const std::string& needle, std::chrono::milliseco
          out_.find(needle) != std::string::npos;
 }
 
+bool Subprocess::waitForStderr(const std::string& needle, std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mu_);
+  return cv_.wait_for(lock, timeout, [&] { return err_.find(needle) != std::string::npos || err_closed_; }) &&
+         err_.find(needle) != std::string::npos;
+}
+
 void Subprocess::closeStdin() {
   {
     std::lock_guard lock(mu_);

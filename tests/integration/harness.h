@@ -47,6 +47,8 @@ class Subprocess {
   pid_t pid() const { return pid_; }
   // Waits until stdout contains `needle` (true) or the deadline passes / the child closed stdout.
   bool waitForStdout(const std::string& needle, std::chrono::milliseconds timeout = 60s);
+  // The same for stderr.
+  bool waitForStderr(const std::string& needle, std::chrono::milliseconds timeout = 60s);
   void closeStdin();
   void resumeStdout();
   void signal(int signo);

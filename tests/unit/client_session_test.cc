@@ -35,6 +35,14 @@ class FakeClientHost : public ClientSessionHost {
   }
   void onResult(const rxpb::v1::ExecResult& r) override { results.push_back(r); }
   void onFailure(const std::string& message) override { failures.push_back(message); }
+  bool onRelayDataHeader(const DataFrameHeader& h) override {
+    relayed.push_back("header " + std::to_string(h.exec_id) + " " + std::to_string(h.data_size));
+    return h.exec_id != 99;  // 99: a command the master does not know
+  }
+  void onRelayData(std::string_view part, bool last) override {
+    relayed.push_back(std::string(part) + (last ? " (last)" : ""));
+  }
+  void onRelayFrame(const Frame& f) override { relayed.push_back("frame " + std::to_string(f.msg_case())); }
 
   std::vector<Frame> frames;
   int sends = 0;
@@ -42,6 +50,7 @@ class FakeClientHost : public ClientSessionHost {
   std::vector<std::pair<rxpb::v1::Stream, std::string>> output;
   std::vector<rxpb::v1::ExecResult> results;
   std::vector<std::string> failures;
+  std::vector<std::string> relayed;
 
  private:
   FrameDecoder decoder_{kMaxFramePostAuth};
@@ -153,6 +162,122 @@ TEST_F(ClientSessionTest, AnswersTheChallengeWithProofAndRequestInOneWrite) {
   EXPECT_EQ(req.env(0).value(), "C");
   EXPECT_FALSE(req.stdin_open());
   EXPECT_EQ(req.timeout_ms(), 900u);
+}
+
+// --- rexec -M: the master's own connection ---
+
+TEST_F(ClientSessionTest, AMasterAuthenticatesWithoutACommandAndAsksForSharing) {
+  session().setRole(ClientSession::Role::Master);
+  constexpr uint64_t kAll = rxpb::v1::FEATURE_SHELL | rxpb::v1::FEATURE_SIGNALS |
+                            rxpb::v1::FEATURE_MULTI_EXEC | rxpb::v1::FEATURE_PTY |
+                            rxpb::v1::FEATURE_OUTPUT_CREDIT;
+  session().onBytes(encodeFrame(challenge(server_nonce_, kProtocolVersion, kAll | 1024)));
+  ASSERT_EQ(host_.frames.size(), 1u) << "the AuthResponse alone: no command of its own";
+  const auto auth = host_.frames[0].auth_response();
+  EXPECT_EQ(auth.features(), kAll) << "all it knows of what the server offers";
+  EXPECT_FALSE(host_.request_sent) << "not ready before the server's proof";
+  session().onBytes(encodeFrame(authOk(auth)));
+  EXPECT_TRUE(host_.request_sent) << "ready for commands";
+  EXPECT_EQ(session().features(), auth.features());
+  EXPECT_TRUE(host_.failures.empty());
+}
+
+TEST_F(ClientSessionTest, AMasterRelaysOutputAndResultsOfAnyCommand) {
+  session().setRole(ClientSession::Role::Master);
+  session().onBytes(encodeFrame(challenge(server_nonce_)));
+  session().onBytes(encodeFrame(authOk(host_.frames[0].auth_response())));
+  std::string bytes;
+  appendOutputFrame(bytes, 7, rxpb::v1::STREAM_STDOUT, "seven");
+  Frame result = exitResult(0, 5, 0);
+  result.mutable_exec_result()->set_exec_id(7);
+  appendFrame(bytes, result);
+  session().onBytes(bytes);
+  EXPECT_TRUE(host_.failures.empty()) << host_.failures.front();
+  EXPECT_EQ(host_.relayed, (std::vector<std::string>{"header 7 5", "seven (last)", "frame 9"}));
+  EXPECT_TRUE(host_.output.empty()) << "nothing is the master's own output";
+  EXPECT_TRUE(host_.results.empty());
+  EXPECT_FALSE(session().done()) << "a result ends a command, not the master";
+  // Output for a command the master does not know ends the shared connection.
+  std::string unknown;
+  appendOutputFrame(unknown, 99, rxpb::v1::STREAM_STDOUT, "?");
+  session().onBytes(unknown);
+  ASSERT_EQ(host_.failures.size(), 1u);
+  EXPECT_EQ(host_.failures[0], "protocol error: output for unknown command 99");
+}
+
+TEST_F(ClientSessionTest, AMastersLostConnectionIsSaidPlainly) {
+  session().setRole(ClientSession::Role::Master);
+  session().onBytes(encodeFrame(challenge(server_nonce_)));
+  session().onBytes(encodeFrame(authOk(host_.frames[0].auth_response())));
+  session().onClosed("closed by the server");
+  ASSERT_EQ(host_.failures.size(), 1u);
+  EXPECT_EQ(host_.failures[0], "connection lost (closed by the server)");
+}
+
+// --- rexec -S: a command through a master ---
+
+Frame greeting(const std::string& target, uint64_t features = rxpb::v1::FEATURE_SHELL |
+                                                              rxpb::v1::FEATURE_SIGNALS |
+                                                              rxpb::v1::FEATURE_PTY) {
+  Frame f = challenge("", kProtocolVersion, features);
+  f.mutable_auth_challenge()->set_master_target(target);
+  return f;
+}
+
+TEST_F(ClientSessionTest, ThroughAMasterTheRequestGoesOutWithoutAuthentication) {
+  ClientSession s(ClientKey{}, params_, host_);  // no key, no secure channel
+  s.setRole(ClientSession::Role::ViaMaster, "[10.0.0.1]:5513");
+  s.onBytes(encodeFrame(greeting("[10.0.0.1]:5513")));
+  ASSERT_EQ(host_.frames.size(), 1u);
+  ASSERT_TRUE(host_.frames[0].has_exec_request()) << "the request alone";
+  EXPECT_EQ(host_.frames[0].exec_request().argv(0), "ls");
+  EXPECT_TRUE(host_.request_sent);
+  std::string bytes = encodeFrame(output(rxpb::v1::STREAM_STDOUT, "total 0\n"));
+  appendFrame(bytes, exitResult(0, 8, 0));
+  s.onBytes(bytes);
+  EXPECT_TRUE(host_.failures.empty()) << host_.failures.front();
+  ASSERT_EQ(host_.results.size(), 1u);
+  EXPECT_TRUE(s.done());
+}
+
+TEST_F(ClientSessionTest, ThroughAMasterTheTargetAndTheGreetingAreChecked) {
+  struct Case {
+    Frame greeting;
+    std::string failure;
+  };
+  Frame server_challenge = challenge(server_nonce_);  // a server, not a master
+  Frame error;
+  error.mutable_error()->set_message("master: unknown signal X");
+  const std::vector<Case> cases = {
+      {greeting("[10.0.0.2]:5513"),
+       "the master on this control socket runs commands on [10.0.0.2]:5513, not [10.0.0.1]:5513"},
+      {greeting(""), "protocol error: bad greeting from the master"},
+      {server_challenge, "protocol error: bad greeting from the master"},
+      {output(rxpb::v1::STREAM_STDOUT, "x"), "protocol error: the master did not start with its greeting"},
+      {error, "master: unknown signal X"},
+  };
+  for (const auto& c : cases) {
+    FakeClientHost host;
+    ClientSession s(ClientKey{}, params_, host);
+    s.setRole(ClientSession::Role::ViaMaster, "[10.0.0.1]:5513");
+    s.onBytes(encodeFrame(c.greeting));
+    EXPECT_TRUE(host.frames.empty()) << c.failure << ": nothing may go out";
+    ASSERT_EQ(host.failures.size(), 1u) << c.failure;
+    EXPECT_EQ(host.failures[0], c.failure);
+  }
+}
+
+TEST_F(ClientSessionTest, ThroughAMasterATerminalIsAskedForOnlyWhenItOffersOne) {
+  params_.pty = PtyParams{"xterm", TerminalSize{24, 80, 0, 0}};
+  for (const bool offered : {true, false}) {
+    FakeClientHost host;
+    ClientSession s(ClientKey{}, params_, host);
+    s.setRole(ClientSession::Role::ViaMaster, "h");
+    s.onBytes(encodeFrame(greeting("h", rxpb::v1::FEATURE_SHELL | (offered ? rxpb::v1::FEATURE_PTY : 0))));
+    ASSERT_EQ(host.frames.size(), 1u);
+    EXPECT_EQ(host.frames[0].exec_request().has_pty(), offered);
+    EXPECT_EQ(s.ptyActive(), offered);
+  }
 }
 
 TEST_F(ClientSessionTest, OutputAndResultAfterAValidServerProof) {

@@ -252,6 +252,21 @@ TEST(ClientOptions, HostListsStandInForTheHost) {
   EXPECT_EQ(q.opts.fanout.groups, (Argv{"web"}));
   EXPECT_TRUE(q.opts.fanout.gather);
   EXPECT_EQ(q.opts.fanout.gather_limit, 1024u * 1024u);
+  for (auto [text, bytes] : std::vector<std::pair<std::string, uint64_t>>{{"1000", 1000},
+                                                                          {"64KiB", 64 << 10},
+                                                                          {"64 kb", 64 << 10},
+                                                                          {"2g", 2ull << 30},
+                                                                          {"7B", 7},
+                                                                          {"1T", 1ull << 40}}) {
+    const Parsed s = parse({"rexec", "-H", "h", "--gather-limit", text.c_str(), "true"});
+    EXPECT_EQ(s.outcome, ParseOutcome::Run) << text;
+    EXPECT_EQ(s.opts.fanout.gather_limit, bytes) << text;
+  }
+  for (const std::string bad : {"", "M", "12X", "5 MB extra", "99999999999999999999", "20000000T"}) {
+    const Parsed s = parse({"rexec", "-H", "h", "--gather-limit", bad.c_str(), "true"});
+    EXPECT_EQ(s.outcome, ParseOutcome::Exit) << bad;
+    EXPECT_EQ(s.exit_code, 255) << bad;
+  }
   EXPECT_EQ(q.opts.params.argv, (Argv{"-x"}));
 }
 

@@ -832,6 +832,73 @@ TEST_F(SessionTest, FullWriteQueuePausesOutputUntilDrained) {
   EXPECT_FALSE(job->paused);
 }
 
+Frame outputAck(uint32_t exec_id, uint64_t bytes) {
+  Frame f;
+  f.mutable_output_ack()->set_exec_id(exec_id);
+  f.mutable_output_ack()->set_bytes(bytes);
+  return f;
+}
+
+TEST_F(SessionTest, WithOutputCreditACommandPausesAtAFullWindowUntilAcknowledged) {
+  client_features_ |= rxpb::v1::FEATURE_OUTPUT_CREDIT | rxpb::v1::FEATURE_MULTI_EXEC;
+  FakeJob* job = authenticateAndExec(execFrame(1, {"yes"}));
+  ASSERT_NE(job, nullptr);
+  Frame second = execFrame(2, {"true"});
+  session_->onBytes(encodeFrame(second));
+  ASSERT_EQ(launcher_.jobs.size(), 2u);
+  FakeJob* other = launcher_.jobs.back().get();
+  const std::string chunk(kMaxChunk, 'y');  // rexecd's largest Output
+  const size_t chunks = kOutputWindow / kMaxChunk;
+  for (size_t i = 0; i + 1 < chunks; ++i)
+    launcher_.observers[0]->onJobOutput(*job, rxpb::v1::STREAM_STDOUT, chunk);
+  EXPECT_FALSE(job->paused) << "one chunk short of the window";
+  launcher_.observers[0]->onJobOutput(*job, rxpb::v1::STREAM_STDERR, chunk);
+  EXPECT_TRUE(job->paused) << "stdout and stderr count together: the window is full";
+  EXPECT_FALSE(other->paused) << "the other command is not held up";
+  session_->onBytes(encodeFrame(outputAck(1, 1)));
+  EXPECT_FALSE(job->paused) << "below the window again";
+  // The connection's own back-pressure and the window: paused while either holds.
+  launcher_.observers[0]->onJobOutput(*job, rxpb::v1::STREAM_STDOUT, "yy");
+  EXPECT_TRUE(job->paused);
+  host_.queued = config_.write_high_water + 1;
+  launcher_.observers[0]->onJobOutput(*other, rxpb::v1::STREAM_STDOUT, "x");
+  EXPECT_TRUE(other->paused);
+  host_.queued = 0;
+  session_->onWriteQueueDrained();
+  EXPECT_FALSE(other->paused);
+  EXPECT_TRUE(job->paused) << "its window is still full";
+  session_->onBytes(encodeFrame(outputAck(1, kOutputWindow)));
+  EXPECT_FALSE(job->paused);
+  // An acknowledgement for a command that has ended is no error: the client could not know.
+  launcher_.observers[0]->onJobFinished(*other, rxpb::v1::ExecResult{});
+  session_->onBytes(encodeFrame(outputAck(2, 1)));
+  EXPECT_FALSE(host_.closed);
+}
+
+TEST_F(SessionTest, AcknowledgingMoreThanWasSentIsAProtocolError) {
+  client_features_ |= rxpb::v1::FEATURE_OUTPUT_CREDIT;
+  FakeJob* job = authenticateAndExec(execFrame(1, {"yes"}));
+  ASSERT_NE(job, nullptr);
+  launcher_.observers[0]->onJobOutput(*job, rxpb::v1::STREAM_STDOUT, "12345");
+  session_->onBytes(encodeFrame(outputAck(1, 6)));
+  ASSERT_TRUE(host_.frames.back().has_error());
+  EXPECT_EQ(host_.frames.back().error().message(), "exec 1: 6 bytes acknowledged, 5 sent");
+  EXPECT_TRUE(host_.closed);
+}
+
+TEST_F(SessionTest, AcknowledgingWithoutTheFeatureIsAProtocolErrorAndNoWindowApplies) {
+  FakeJob* job = authenticateAndExec(execFrame(1, {"yes"}));
+  ASSERT_NE(job, nullptr);
+  const std::string chunk(kMaxChunk, 'y');
+  for (size_t i = 0; i < 2 * kOutputWindow / kMaxChunk; ++i)
+    launcher_.observers[0]->onJobOutput(*job, rxpb::v1::STREAM_STDOUT, chunk);
+  EXPECT_FALSE(job->paused) << "without the feature the connection's back-pressure alone applies";
+  session_->onBytes(encodeFrame(outputAck(1, 1)));
+  ASSERT_TRUE(host_.frames.back().has_error());
+  EXPECT_EQ(host_.frames.back().error().message(), "output acknowledged without the output credit feature");
+  EXPECT_TRUE(host_.closed);
+}
+
 TEST_F(SessionTest, PeerClosedTerminatesAndDetachesRunningJobs) {
   client_features_ |= rxpb::v1::FEATURE_MULTI_EXEC;  // two commands at once
   FakeJob* job = authenticateAndExec(execFrame(1, {"sleep", "100"}));

@@ -1,0 +1,196 @@
+#include "client/master.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+
+#include <fmt/format.h>
+
+#include "client/control_socket.h"
+#include "client/exit_status.h"
+#include "client/known_hosts.h"
+#include "common/limits.h"
+
+namespace rx {
+
+using rxpb::v1::Frame;
+
+namespace {
+
+// Stdin back-pressure: local clients are read only while the shared connection's send queue is
+// under these marks (the same as one rexec's for its own socket).
+constexpr size_t kSharedHighWater = 4 * 1024 * 1024;
+constexpr size_t kSharedLowWater = 1024 * 1024;
+
+}  // namespace
+
+Master::Master(uv_loop_t* loop, HostPort target, std::string control_path, ClientKey key,
+               ClientTimeouts timeouts, SSL_CTX* tls, HostKeyPolicy host_keys)
+    : loop_(loop),
+      target_(target),
+      path_(std::move(control_path)),
+      conn_(loop, std::move(target), std::move(key), ExecParams{}, timeouts, tls, std::move(host_keys),
+            *this) {}
+
+Master::~Master() = default;
+
+int Master::run() {
+  // Bound now, so that a bad path fails before any network traffic; listening only once the
+  // connection is authenticated (until then a client's connect is refused and it goes direct).
+  int fd = -1;
+  if (Status s = bindControlSocket(path_, fd); !s) {
+    std::fprintf(stderr, "rexec: %s\n", s.message().c_str());
+    return kExitFailure;
+  }
+  uv_pipe_init(loop_, &listener_, 0);
+  listener_.data = this;
+  listener_closed_ = false;
+  uv_pipe_open(&listener_, fd);
+  for (auto [sig, num] : {std::pair{&sig_int_, SIGINT}, {&sig_term_, SIGTERM}, {&sig_hup_, SIGHUP}}) {
+    uv_signal_init(loop_, sig);
+    sig->data = this;
+    uv_signal_start(
+        sig, [](uv_signal_t* s, int) { static_cast<Master*>(s->data)->stop("the master was stopped"); }, num);
+  }
+  conn_.startAsMaster();
+  uv_run(loop_, UV_RUN_DEFAULT);
+  return exit_status_;
+}
+
+void Master::onExecStarted(ExecClient&) {
+  const std::string label = knownHostLabel(target_.host, target_.port);
+  Frame hello;
+  auto* c = hello.mutable_auth_challenge();
+  c->set_protocol_version(kProtocolVersion);
+  c->set_features(conn_.features());
+  c->set_master_target(label);
+  greeting_ = encodeFrame(hello);
+  if (int err =
+          uv_listen(reinterpret_cast<uv_stream_t*>(&listener_), 128,
+                    [](uv_stream_t* s, int status) { static_cast<Master*>(s->data)->onConnection(status); });
+      err != 0) {
+    conn_.abort(fmt::format("cannot listen on {}: {}", path_, uv_strerror(err)));
+    return;
+  }
+  listening_ = true;
+  std::fprintf(stderr, "rexec: master for %s listening on %s\n", label.c_str(), path_.c_str());
+}
+
+void Master::onConnection(int status) {
+  if (status != 0 || ended_) return;
+  auto owned = std::make_unique<MasterClient>(loop_, *this);
+  MasterClient* client = owned.get();
+  clients_.emplace(client, std::move(owned));
+  client->accept(reinterpret_cast<uv_stream_t*>(&listener_), greeting_);
+  if (stdin_paused_) client->setReadPaused(true);
+}
+
+uint32_t Master::startCommand(MasterClient& client, Frame& request) {
+  const uint32_t id = ++last_id_;  // the protocol wants each id greater than the last
+  request.mutable_exec_request()->set_exec_id(id);
+  commands_[id] = &client;
+  conn_.send(encodeFrame(request), {});
+  return id;
+}
+
+void Master::sendToServer(const Frame& frame) {
+  if (!ended_) conn_.send(encodeFrame(frame), {});
+}
+
+void Master::onClientFull(bool full) {
+  full_clients_ += full ? 1 : -1;
+  // With output credit the server holds back a full client's command alone, and the client's
+  // queue stays within the window; only an older server needs the whole connection paused.
+  if (!ended_ && !(features() & rxpb::v1::FEATURE_OUTPUT_CREDIT)) conn_.setOutputPaused(full_clients_ > 0);
+}
+
+void Master::onClientClosed(MasterClient& client) {
+  if (client.remoteId() != 0) {
+    auto it = commands_.find(client.remoteId());
+    if (it != commands_.end() && it->second == &client) commands_.erase(it);
+  }
+  if (relay_to_ == &client) relay_to_ = nullptr;
+  clients_.erase(&client);
+}
+
+void Master::onExecSendQueue(ExecClient& exec) {
+  const bool paused = exec.socketQueued() >= (stdin_paused_ ? kSharedLowWater : kSharedHighWater);
+  if (paused == stdin_paused_) return;
+  stdin_paused_ = paused;
+  for (auto& [ptr, client] : clients_) client->setReadPaused(paused);
+}
+
+bool Master::onRelayDataHeader(ExecClient&, const DataFrameHeader& header) {
+  auto it = commands_.find(header.exec_id);
+  if (it == commands_.end()) return false;
+  relay_to_ = it->second;
+  std::string head;
+  appendOutputFrameHeader(head, ClientSession::kExecId, static_cast<rxpb::v1::Stream>(header.stream),
+                          header.data_size);
+  relay_to_->write(head);
+  return true;
+}
+
+void Master::onRelayData(ExecClient&, std::string_view part, bool last) {
+  if (relay_to_) relay_to_->writeOutput(part);
+  if (last) relay_to_ = nullptr;
+}
+
+void Master::onRelayFrame(ExecClient&, const Frame& frame) {
+  const bool result = frame.msg_case() == Frame::kExecResult;
+  const uint32_t id = result ? frame.exec_result().exec_id() : frame.output().exec_id();
+  auto it = commands_.find(id);
+  if (it == commands_.end()) {
+    conn_.abort(fmt::format("protocol error: {} for unknown command {}", result ? "result" : "output", id));
+    return;
+  }
+  MasterClient* client = it->second;
+  if (result) {
+    commands_.erase(it);
+    Frame copy = frame;
+    copy.mutable_exec_result()->set_exec_id(ClientSession::kExecId);
+    client->finishWith(encodeFrame(copy));
+    return;
+  }
+  // An Output frame the server did not write in the streamable shape (rexecd always does).
+  std::string head;
+  appendOutputFrameHeader(head, ClientSession::kExecId, frame.output().stream(),
+                          frame.output().data().size());
+  client->write(head);
+  client->writeOutput(frame.output().data());
+}
+
+void Master::stop(const char* why) {
+  stopping_ = true;
+  conn_.abort(why);
+}
+
+void Master::onExecDone(ExecClient&, const ExecOutcome& outcome) {
+  ended_ = true;
+  const std::string label = knownHostLabel(target_.host, target_.port);
+  const std::string message = fmt::format("master: its connection to {} ended: {}", label, outcome.message);
+  for (auto& [ptr, client] : clients_) client->end(message);
+  commands_.clear();
+  relay_to_ = nullptr;
+  closeListener();
+  for (uv_signal_t* s : {&sig_int_, &sig_term_, &sig_hup_})
+    if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(s)))
+      uv_close(reinterpret_cast<uv_handle_t*>(s), nullptr);
+  if (stopping_) {
+    exit_status_ = 0;
+  } else {
+    exit_status_ = kExitFailure;
+    std::fprintf(stderr, "rexec: %s: %s\n", target_.host.c_str(), outcome.message.c_str());
+  }
+}
+
+void Master::closeListener() {
+  if (listener_closed_) return;
+  listener_closed_ = true;
+  // Ours: bindControlSocket made sure no other master listened there.
+  unlink(path_.c_str());
+  uv_close(reinterpret_cast<uv_handle_t*>(&listener_), nullptr);
+}
+
+}  // namespace rx

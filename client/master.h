@@ -1,0 +1,84 @@
+#pragma once
+// rexec -M -S PATH HOST: one authenticated connection to HOST, shared by every `rexec -S PATH
+// HOST cmd` of the same user, as OpenSSH's ControlMaster. A local client skips its own TCP and
+// TLS handshake, key and authentication: it hands its command to the master over a Unix socket
+// (mode 0600, and the peer's user checked with SO_PEERCRED), and the master runs it on the shared
+// connection (FEATURE_MULTI_EXEC) under an id of its own, relaying the frames both ways
+// (PROTOCOL.md section 13). One client's bad frame is answered to that client alone: nothing it
+// sends can make the server drop the shared connection.
+#include <uv.h>
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "client/exec_client.h"
+#include "client/master_client.h"
+
+namespace rx {
+
+class Master final : public ExecObserver {
+ public:
+  Master(uv_loop_t* loop, HostPort target, std::string control_path, ClientKey key, ClientTimeouts timeouts,
+         SSL_CTX* tls, HostKeyPolicy host_keys);
+  ~Master() override;
+  Master(const Master&) = delete;
+  Master& operator=(const Master&) = delete;
+
+  // Runs until stopped (SIGINT, SIGTERM, SIGHUP: exit 0; the server then stops the commands
+  // still running) or until the shared connection fails (255, with a "rexec: ..." line).
+  int run();
+
+  // For MasterClient. The features agreed with the server.
+  uint64_t features() const { return conn_.features(); }
+  // Sends the local client's ExecRequest as a new command; returns its id on the shared connection.
+  uint32_t startCommand(MasterClient& client, rxpb::v1::Frame& request);
+  void sendToServer(const rxpb::v1::Frame& frame);
+  // A client's output queue went over its mark (or back under it). With FEATURE_OUTPUT_CREDIT
+  // (rexecd offers it) nothing needs doing: the server stops that one command once a window of its
+  // output is unacknowledged (MasterClient acknowledges what the client's socket takes). With a
+  // server without it, the shared connection is read only while no client is full: that bounds
+  // the master's memory, but one client that does not read then holds up the others.
+  void onClientFull(bool full);
+  // The client's handles are closed: free it (if its command is over).
+  void onClientClosed(MasterClient& client);
+
+  // ExecObserver
+  void onExecStarted(ExecClient& exec) override;
+  void onExecOutput(ExecClient&, rxpb::v1::Stream, std::string_view) override {}
+  void onExecSendQueue(ExecClient& exec) override;
+  void onExecDone(ExecClient& exec, const ExecOutcome& outcome) override;
+  bool onRelayDataHeader(ExecClient& exec, const DataFrameHeader& header) override;
+  void onRelayData(ExecClient& exec, std::string_view part, bool last) override;
+  void onRelayFrame(ExecClient& exec, const rxpb::v1::Frame& frame) override;
+
+ private:
+  void onConnection(int status);
+  void stop(const char* why);
+  void closeListener();
+
+  uv_loop_t* loop_;
+  HostPort target_;
+  std::string path_;
+  ExecClient conn_;
+  std::string greeting_;
+  uv_pipe_t listener_{};
+  bool listening_ = false;
+  bool listener_closed_ = true;
+  uv_signal_t sig_int_{}, sig_term_{}, sig_hup_{};
+  bool stopping_ = false;
+  bool ended_ = false;
+  int exit_status_ = 255;
+
+  // Every local client, by address; each is freed once closed (onClientClosed).
+  std::map<MasterClient*, std::unique_ptr<MasterClient>> clients_;
+  // Commands running on the server, by their id there.
+  std::map<uint32_t, MasterClient*> commands_;
+  uint32_t last_id_ = 0;
+  // The client the Output frame being relayed belongs to.
+  MasterClient* relay_to_ = nullptr;
+  int full_clients_ = 0;
+  bool stdin_paused_ = false;
+};
+
+}  // namespace rx

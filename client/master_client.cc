@@ -1,0 +1,305 @@
+#include "client/master_client.h"
+
+#include <cstdio>
+
+#include <fmt/format.h>
+
+#include "client/client_session.h"
+#include "client/control_socket.h"
+#include "client/local_output.h"
+#include "client/master.h"
+#include "common/encoding.h"
+#include "common/limits.h"
+#include "common/owned_write.h"
+#include "common/pty_request.h"
+#include "common/signal_names.h"
+
+namespace rx {
+namespace {
+
+using rxpb::v1::Frame;
+
+// Local reads: a stdin chunk is at most kMaxChunk; smaller reads only mean more of them.
+constexpr size_t kReadSize = 64 * 1024;
+
+}  // namespace
+
+MasterClient::MasterClient(uv_loop_t* loop, Master& master) : loop_(loop), master_(master) {
+  uv_pipe_init(loop_, &pipe_, 0);
+  uv_timer_init(loop_, &kill_timer_);
+  pipe_.data = kill_timer_.data = this;
+  open_handles_ = 2;
+}
+
+size_t MasterClient::maxPayload() const { return kMaxFramePostAuth; }
+
+bool MasterClient::accept(uv_stream_t* server, std::string_view greeting) {
+  if (uv_accept(server, reinterpret_cast<uv_stream_t*>(&pipe_)) != 0) {
+    leave();
+    return false;
+  }
+  uv_os_fd_t fd = -1;
+  std::string who;
+  if (uv_fileno(reinterpret_cast<uv_handle_t*>(&pipe_), &fd) != 0 || !peerIsThisUser(fd, who)) {
+    // Only this user may use the connection this user authenticated (the socket's mode says the
+    // same; this holds even if someone loosened it).
+    std::fprintf(stderr, "rexec: master: refused a local connection from %s: not this user\n", who.c_str());
+    leave();
+    return false;
+  }
+  write(greeting);
+  updateReading();
+  return true;
+}
+
+void MasterClient::updateReading() {
+  const bool want = !socket_closing_ && !read_paused_;
+  if (want == reading_) return;
+  reading_ = want;
+  if (!want) {
+    uv_read_stop(reinterpret_cast<uv_stream_t*>(&pipe_));
+    return;
+  }
+  uv_read_start(
+      reinterpret_cast<uv_stream_t*>(&pipe_),
+      [](uv_handle_t* h, size_t, uv_buf_t* buf) {
+        auto* c = static_cast<MasterClient*>(h->data);
+        c->read_buffer_.resize(kReadSize);
+        *buf = uv_buf_init(c->read_buffer_.data(), kReadSize);
+      },
+      [](uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
+        static_cast<MasterClient*>(s->data)->onRead(nread, buf);
+      });
+}
+
+void MasterClient::setReadPaused(bool paused) {
+  read_paused_ = paused;
+  updateReading();
+}
+
+void MasterClient::onRead(ssize_t nread, const uv_buf_t* buf) {
+  if (nread == 0) return;
+  if (nread < 0) {
+    leave();  // the local rexec ended (or died): its command must not outlive it
+    return;
+  }
+  reader_.feed(std::string_view(buf->base, static_cast<size_t>(nread)), *this);
+}
+
+void MasterClient::onError(const std::string& error) { refuse("protocol error: " + error); }
+
+void MasterClient::onFrame(Frame& frame) {
+  if (result_in_) return;  // the command is over: late stdin or signals mean nothing now
+  if (remote_id_ == 0) {
+    if (frame.msg_case() != Frame::kExecRequest || frame.exec_request().exec_id() != ClientSession::kExecId) {
+      refuse("protocol error: expected the command's ExecRequest");
+      return;
+    }
+    // What the server would take as a protocol error ends the whole shared connection: checked
+    // here, so that it ends this client alone.
+    const uint64_t features = master_.features();
+    if (frame.exec_request().shell() && !(features & rxpb::v1::FEATURE_SHELL)) {
+      refuse("the server does not offer shell mode");
+      return;
+    }
+    if (frame.exec_request().has_pty() && !(features & rxpb::v1::FEATURE_PTY)) {
+      refuse("the server does not offer terminals");
+      return;
+    }
+    remote_id_ = master_.startCommand(*this, frame);
+    return;
+  }
+  // The client's id (always kExecId) becomes the command's id on the shared connection.
+  uint32_t id = 0;
+  switch (frame.msg_case()) {
+    case Frame::kStdinData:
+      if (stdin_closed_) return;
+      id = frame.stdin_data().exec_id();
+      frame.mutable_stdin_data()->set_exec_id(remote_id_);
+      break;
+    case Frame::kStdinClose:
+      if (stdin_closed_) return;
+      stdin_closed_ = true;
+      id = frame.stdin_close().exec_id();
+      frame.mutable_stdin_close()->set_exec_id(remote_id_);
+      break;
+    case Frame::kSignal:
+      if (!signalFromName(frame.signal().name())) {
+        refuse(fmt::format("unknown signal {}", printableText(frame.signal().name().substr(0, 32))));
+        return;
+      }
+      if (!(master_.features() & rxpb::v1::FEATURE_SIGNALS)) return;
+      id = frame.signal().exec_id();
+      frame.mutable_signal()->set_exec_id(remote_id_);
+      break;
+    case Frame::kWindowChange:
+      if (Status s = checkWindowSize(frame.window_change().size()); !s) {
+        refuse("invalid window change: " + s.message());
+        return;
+      }
+      if (!(master_.features() & rxpb::v1::FEATURE_PTY)) return;
+      id = frame.window_change().exec_id();
+      frame.mutable_window_change()->set_exec_id(remote_id_);
+      break;
+    default:
+      refuse(fmt::format("protocol error: unexpected message type {}", static_cast<int>(frame.msg_case())));
+      return;
+  }
+  if (id != ClientSession::kExecId) {
+    refuse(fmt::format("protocol error: unknown command {}", id));
+    return;
+  }
+  master_.sendToServer(frame);
+}
+
+void MasterClient::write(std::string_view bytes) {
+  if (socket_closing_ || bytes.empty()) return;
+  size_t written = 0;
+  const int err =
+      writeBorrowed(reinterpret_cast<uv_stream_t*>(&pipe_), bytes, written, [this](int, size_t n) {
+        queued_ -= n;
+        updateFull();
+      });
+  if (err != 0) {
+    leave();
+    return;
+  }
+  queued_ += bytes.size() - written;
+  updateFull();
+}
+
+void MasterClient::writeOutput(std::string_view data) {
+  if (socket_closing_) {
+    consumed(data.size());  // nobody to read it: it must not hold the command up
+    return;
+  }
+  size_t written = 0;
+  const int err = writeBorrowed(reinterpret_cast<uv_stream_t*>(&pipe_), data, written, [this](int, size_t n) {
+    queued_ -= n;
+    consumed(n);
+    updateFull();
+  });
+  if (err != 0) {
+    consumed(data.size());
+    leave();
+    return;
+  }
+  queued_ += data.size() - written;
+  consumed(written);
+  updateFull();
+}
+
+void MasterClient::consumed(size_t bytes) {
+  // An acknowledgement every quarter MiB: well inside the server's window, so a client that
+  // keeps reading never sees its command paused, and a small output costs no frame at all.
+  constexpr uint64_t kAckStep = 256 * 1024;
+  unacked_ += bytes;
+  if (unacked_ < kAckStep || remote_id_ == 0 || result_in_ ||
+      !(master_.features() & rxpb::v1::FEATURE_OUTPUT_CREDIT))
+    return;
+  Frame f;
+  f.mutable_output_ack()->set_exec_id(remote_id_);
+  f.mutable_output_ack()->set_bytes(unacked_);
+  unacked_ = 0;
+  master_.sendToServer(f);
+}
+
+void MasterClient::updateFull() {
+  const bool full = !socket_closing_ && localOutputShouldPause(queued_, full_);
+  if (full == full_) return;
+  full_ = full;
+  master_.onClientFull(full);
+}
+
+void MasterClient::finishWith(std::string_view result_frame) {
+  result_in_ = true;
+  write(result_frame);
+  closeHandle(reinterpret_cast<uv_handle_t*>(&kill_timer_));
+  closeSocket(true);
+}
+
+void MasterClient::end(const std::string& message) {
+  result_in_ = true;
+  Frame f;
+  f.mutable_error()->set_message(message);
+  write(encodeFrame(f));
+  closeHandle(reinterpret_cast<uv_handle_t*>(&kill_timer_));
+  // At once: a client that does not read must not keep the master from exiting.
+  closeSocket(false);
+}
+
+void MasterClient::refuse(const std::string& message) {
+  Frame f;
+  f.mutable_error()->set_message("master: " + message);
+  write(encodeFrame(f));
+  leave();
+}
+
+void MasterClient::leave() {
+  if (socket_closing_) return;
+  if (remote_id_ != 0 && !result_in_) {
+    // Stopped as rexecd stops the commands of a lost connection: stdin closed, TERM (and CONT,
+    // for a stopped one), KILL after the grace unless the result came first.
+    if (!stdin_closed_) {
+      stdin_closed_ = true;
+      Frame f;
+      f.mutable_stdin_close()->set_exec_id(remote_id_);
+      master_.sendToServer(f);
+    }
+    if (master_.features() & rxpb::v1::FEATURE_SIGNALS) {
+      for (const char* name : {"TERM", "CONT"}) {
+        Frame f;
+        f.mutable_signal()->set_exec_id(remote_id_);
+        f.mutable_signal()->set_name(name);
+        master_.sendToServer(f);
+      }
+      uv_timer_start(
+          &kill_timer_,
+          [](uv_timer_t* t) {
+            auto* c = static_cast<MasterClient*>(t->data);
+            Frame f;
+            f.mutable_signal()->set_exec_id(c->remote_id_);
+            f.mutable_signal()->set_name("KILL");
+            c->master_.sendToServer(f);
+          },
+          kKillGraceMs, 0);
+    }
+  } else {
+    closeHandle(reinterpret_cast<uv_handle_t*>(&kill_timer_));
+  }
+  closeSocket(true);
+}
+
+void MasterClient::closeSocket(bool graceful) {
+  auto* handle = reinterpret_cast<uv_handle_t*>(&pipe_);
+  if (uv_is_closing(handle)) return;
+  const bool was_closing = socket_closing_;
+  socket_closing_ = true;
+  updateFull();
+  updateReading();
+  if (!graceful) {
+    closeHandle(handle);
+    return;
+  }
+  if (was_closing) return;  // a graceful close is under way
+  auto* req = new uv_shutdown_t;
+  req->data = this;
+  if (uv_shutdown(req, reinterpret_cast<uv_stream_t*>(&pipe_), [](uv_shutdown_t* r, int) {
+        auto* c = static_cast<MasterClient*>(r->data);
+        delete r;
+        c->closeHandle(reinterpret_cast<uv_handle_t*>(&c->pipe_));
+      }) != 0) {
+    delete req;
+    closeHandle(handle);
+  }
+}
+
+void MasterClient::closeHandle(uv_handle_t* handle) {
+  if (uv_is_closing(handle)) return;
+  uv_close(handle, [](uv_handle_t* h) {
+    auto* c = static_cast<MasterClient*>(h->data);
+    if (--c->open_handles_ == 0) c->master_.onClientClosed(*c);  // frees it
+  });
+}
+
+}  // namespace rx

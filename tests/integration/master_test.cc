@@ -1,0 +1,454 @@
+// Connection sharing (rexec -M -S PATH HOST, then rexec -S PATH HOST cmd): commands through one
+// authenticated connection, with everything a direct rexec guarantees (output, exit status,
+// stdin, signals, no orphans) and a master that no local client can break for the others.
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <memory>
+
+#include "common/frame_codec.h"
+#include "common/limits.h"
+#include "tests/integration/fixture.h"
+
+namespace rxtest {
+namespace {
+
+class MasterTest : public RexecTest {
+ protected:
+  std::string sock() const { return dir_.file("master.sock"); }
+
+  // A master for the test's daemon, once it says it listens.
+  std::unique_ptr<Subprocess> startMaster(const std::vector<std::string>& extra = {}) {
+    auto argv = concat(client(), {"-M", "-S", sock()});
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    argv.push_back(daemon_->target());
+    auto m = std::make_unique<Subprocess>(argv);
+    EXPECT_TRUE(m->waitForStderr("listening on " + sock() + "\n")) << "the master did not come up";
+    return m;
+  }
+  // rexec through the master, with a key file that does not exist: only the master can serve it.
+  std::vector<std::string> viaMaster(const std::vector<std::string>& command,
+                                     const std::vector<std::string>& opts = {},
+                                     const std::string& target = "") const {
+    std::vector<std::string> argv = {rexecPath(), "-i", dir_.file("no-such-key"), "-S", sock()};
+    argv.insert(argv.end(), opts.begin(), opts.end());
+    argv.push_back(target.empty() ? daemon_->target() : target);
+    argv.push_back("--");
+    argv.insert(argv.end(), command.begin(), command.end());
+    return argv;
+  }
+  std::string mark(int base) const { return std::to_string(base) + "." + std::to_string(daemon_->pid()); }
+
+  // A raw local client: connected to the master's socket.
+  int connectRaw() const {
+    const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", sock().c_str());
+    EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0) << std::strerror(errno);
+    return fd;
+  }
+};
+
+size_t countCmdline(const std::string& needle) {
+  size_t n = 0;
+  for (auto& p : processes()) n += p.cmdline.find(needle) != std::string::npos;
+  return n;
+}
+
+// Frames out of bytes a raw client read.
+std::vector<rxpb::v1::Frame> framesIn(std::string bytes) {
+  std::vector<rxpb::v1::Frame> out;
+  rx::FrameDecoder d(rx::kMaxFramePostAuth);
+  d.feed(bytes);
+  rxpb::v1::Frame f;
+  while (d.next(f) == rx::FrameDecoder::Result::Frame) out.push_back(f);
+  return out;
+}
+
+TEST_F(MasterTest, CommandsRunOnTheMastersOneConnectionWithoutAKeyOfTheirOwn) {
+  auto master = startMaster();
+  for (int i = 0; i < 3; ++i) {
+    auto r = run(viaMaster({"sh", "-c", "echo out; echo err >&2; exit 7"}));
+    EXPECT_EQ(r.exit_code, 7) << r.err;
+    EXPECT_EQ(r.out, "out\n");
+    EXPECT_EQ(r.err, "err\n");
+  }
+  auto missing = run(viaMaster({"no-such-program-here"}));
+  EXPECT_EQ(missing.exit_code, 127);
+  EXPECT_NE(missing.err.find("cannot run the command: no-such-program-here: no such file or directory"),
+            std::string::npos)
+      << missing.err;
+  EXPECT_TRUE(daemon_->waitForLog({"audit", "no-such-program-here"}));
+  // One handshake and one authentication for all four.
+  EXPECT_EQ(daemon_->countLog(": authenticated with key"), 1u);
+  EXPECT_EQ(daemon_->countLog("audit"), 4u);
+}
+
+TEST_F(MasterTest, ManyCommandsAtOnceEachGetTheirOwnOutputAndStatus) {
+  auto master = startMaster();
+  std::vector<std::unique_ptr<Subprocess>> clients;
+  for (int i = 0; i < 30; ++i) {
+    const std::string n = std::to_string(i);
+    // Enough output each that the relayed frames of different commands interleave.
+    clients.push_back(std::make_unique<Subprocess>(
+        viaMaster({"sh", "-c", "seq 1 20000 | sed s/^/" + n + ":/; echo err" + n + " >&2; exit " + n})));
+  }
+  for (int i = 0; i < 30; ++i) {
+    auto r = clients[i]->wait();
+    const std::string n = std::to_string(i);
+    EXPECT_EQ(r.exit_code, i) << r.err;
+    std::string expected;
+    for (int k = 1; k <= 20000; ++k) expected += n + ":" + std::to_string(k) + "\n";
+    EXPECT_TRUE(r.out == expected) << "command " << i << ": " << r.out.size() << " bytes";
+    EXPECT_EQ(r.err, "err" + n + "\n");
+  }
+}
+
+TEST_F(MasterTest, StdinAndBinaryDataPassUnchangedAndStdinCanBeClosed) {
+  auto master = startMaster();
+  std::string data(8 << 20, '\0');
+  uint64_t x = 88172645463325252ull;
+  for (auto& c : data) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    c = static_cast<char>(x);
+  }
+  Subprocess::Options o;
+  o.stdin_data = data;
+  o.hash_stdout = true;
+  auto r = run(viaMaster({"cat"}), o);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out_bytes, data.size());
+  EXPECT_EQ(r.out_sha256, sha256Hex(data));
+  // The end of stdin reaches the command: wc ends.
+  Subprocess::Options e;
+  e.stdin_data = "three\nlines\nhere\n";
+  auto w = run(viaMaster({"wc", "-l"}), e);
+  EXPECT_EQ(w.exit_code, 0) << w.err;
+  EXPECT_EQ(w.out, "3\n");
+}
+
+TEST_F(MasterTest, CtrlCAndTerminalsAndTimeoutsWorkThroughTheMaster) {
+  auto master = startMaster();
+  Subprocess::Options o;
+  o.keep_stdin_open = true;
+  Subprocess c(
+      viaMaster({"sh", "-c", "trap 'echo got-int; exit 7' INT; echo ready; while :; do sleep 1; done"}), o);
+  ASSERT_TRUE(c.waitForStdout("ready\n"));
+  c.signal(SIGINT);
+  auto r = c.wait();
+  EXPECT_EQ(r.exit_code, 7) << r.err;
+  EXPECT_EQ(r.out, "ready\ngot-int\n");
+
+  auto t = run(viaMaster({"sh", "-c", "test -t 0 && test -t 1 && echo on-a-terminal"}, {"-tt"}));
+  EXPECT_EQ(t.exit_code, 0) << t.err;
+  EXPECT_EQ(t.out, "on-a-terminal\r\n");
+
+  auto to = run(viaMaster({"sleep", mark(401)}, {"--timeout", "0.5"}));
+  EXPECT_EQ(to.exit_code, 124) << to.err;
+  EXPECT_NE(to.err.find("timed out"), std::string::npos) << to.err;
+}
+
+TEST_F(MasterTest, AClientThatDoesNotReadHoldsUpOnlyItsOwnCommand) {
+  auto master = startMaster();
+  Subprocess::Options o;
+  o.pause_stdout = true;
+  o.keep_stdin_open = true;
+  Subprocess slow(viaMaster({"yes", mark(406)}), o);
+  // The server stopped reading that command once a window of its output went unacknowledged.
+  ASSERT_TRUE(daemon_->waitForLog({"output window full, pausing its output"}));
+  for (int i = 0; i < 3; ++i) {
+    auto r = run(viaMaster({"sh", "-c", "seq 1 100000 | tail -n 1"}));
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.out, "100000\n");
+  }
+  const auto hwm = hwmKiB(master->pid());
+  ASSERT_TRUE(hwm.has_value());
+  EXPECT_LT(*hwm, kRssBoundKiB) << "the master holds at most a window for the slow client";
+  // The slow client still gets all of its output, and its Ctrl-C.
+  slow.signal(SIGINT);
+  slow.resumeStdout();
+  auto r = slow.wait();
+  EXPECT_EQ(r.exit_code, 130) << r.err;
+  EXPECT_GT(r.out.size(), 4u << 20);
+  EXPECT_EQ(r.out.size() % (mark(406).size() + 1), 0u) << "whole lines only: nothing lost or cut";
+}
+
+TEST_F(MasterTest, AClientThatDiesHasItsCommandStoppedEvenOneIgnoringTerm) {
+  auto master = startMaster();
+  Subprocess::Options o;
+  o.keep_stdin_open = true;
+  {
+    Subprocess c(viaMaster({"sh", "-c", "echo ready; exec sleep " + mark(402)}), o);
+    ASSERT_TRUE(c.waitForStdout("ready\n"));
+    c.signal(SIGKILL);  // no goodbye: the master sees its socket close
+    c.wait();
+  }
+  EXPECT_TRUE(daemon_->waitForLog({"audit", "sleep", mark(402), "signal=TERM"}));
+  EXPECT_EQ(countCmdline("sleep " + mark(402)), 0u);
+  {
+    Subprocess c(viaMaster({"sh", "-c", "trap '' TERM; echo ready; while :; do sleep 1; done; " + mark(403)}),
+                 o);
+    ASSERT_TRUE(c.waitForStdout("ready\n"));
+    c.signal(SIGKILL);
+    c.wait();
+  }
+  // TERM is ignored; the master's grace ends in KILL, as rexecd's own for a lost connection.
+  EXPECT_TRUE(daemon_->waitForLog({"signal TERM"}));
+  EXPECT_TRUE(daemon_->waitForLog({"signal KILL"}));
+  EXPECT_TRUE(daemon_->waitForLog({"audit", mark(403), "signal=KILL"}));
+  // And the master still serves.
+  auto r = run(viaMaster({"echo", "still here"}));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "still here\n");
+}
+
+TEST_F(MasterTest, StoppingTheMasterEndsItsCommandsAndRemovesItsSocket) {
+  auto master = startMaster();
+  struct stat st {};
+  ASSERT_EQ(::lstat(sock().c_str(), &st), 0);
+  EXPECT_TRUE(S_ISSOCK(st.st_mode));
+  EXPECT_EQ(st.st_mode & 0777, 0600u) << "only its user may connect";
+  Subprocess::Options o;
+  o.keep_stdin_open = true;
+  Subprocess c(viaMaster({"sh", "-c", "echo ready; exec sleep " + mark(404)}), o);
+  ASSERT_TRUE(c.waitForStdout("ready\n"));
+  master->signal(SIGTERM);
+  auto r = c.wait();
+  EXPECT_EQ(r.exit_code, 255);
+  EXPECT_NE(r.err.find("master: its connection to [127.0.0.1]:" + std::to_string(daemon_->port()) +
+                       " ended: the master was stopped"),
+            std::string::npos)
+      << r.err;
+  auto m = master->wait();
+  EXPECT_EQ(m.exit_code, 0) << m.err;
+  EXPECT_FALSE(std::filesystem::exists(sock()));
+  EXPECT_TRUE(daemon_->waitForLog({"audit", mark(404), "terminated (client disconnected)"}));
+  EXPECT_EQ(countCmdline("sleep " + mark(404)), 0u);
+}
+
+TEST_F(MasterTest, WithoutAMasterTheClientConnectsDirectly) {
+  // No socket at all, then a stale one (bound, nobody listening): both go direct, with the key.
+  for (int round = 0; round < 2; ++round) {
+    auto r = run(rexec({"echo", "direct"}, {"-S", sock()}));
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.out, "direct\n");
+    if (round == 0) {
+      const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+      sockaddr_un addr{};
+      addr.sun_family = AF_UNIX;
+      std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", sock().c_str());
+      ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+      ::close(fd);
+    }
+  }
+  EXPECT_EQ(daemon_->countLog(": authenticated with key"), 2u);
+  // A master replaces the stale socket.
+  auto master = startMaster();
+  auto r = run(viaMaster({"echo", "shared"}));
+  EXPECT_EQ(r.out, "shared\n") << r.err;
+}
+
+TEST_F(MasterTest, WrongUseIsRefusedWithOneLine) {
+  auto master = startMaster();
+  // A master for another target: refused before anything runs (no connection is tried either).
+  auto other = run(viaMaster({"touch", dir_.file("ran")}, {}, "127.0.0.1:1"));
+  EXPECT_EQ(other.exit_code, 255);
+  EXPECT_EQ(other.err, "rexec: 127.0.0.1: the master on this control socket runs commands on [127.0.0.1]:" +
+                           std::to_string(daemon_->port()) + ", not [127.0.0.1]:1\n");
+  EXPECT_FALSE(std::filesystem::exists(dir_.file("ran")));
+  // A second master on the same socket, a path that is not a socket, -M without -S or with a command.
+  auto second = run(concat(client(), {"-M", "-S", sock(), daemon_->target()}));
+  EXPECT_EQ(second.exit_code, 255);
+  EXPECT_EQ(second.err, "rexec: a master already listens on " + sock() + "\n");
+  writeFile(dir_.file("plain"), "x");
+  auto plain = run(concat(client(), {"-M", "-S", dir_.file("plain"), daemon_->target()}));
+  EXPECT_EQ(plain.exit_code, 255);
+  EXPECT_EQ(plain.err, "rexec: " + dir_.file("plain") + " exists and is not a socket\n");
+  auto no_path = run(concat(client(), {"-M", daemon_->target()}));
+  EXPECT_EQ(no_path.exit_code, 255);
+  EXPECT_NE(no_path.err.find("-M needs -S PATH"), std::string::npos) << no_path.err;
+  auto with_cmd = run(concat(client(), {"-M", "-S", dir_.file("m2"), daemon_->target(), "true"}));
+  EXPECT_EQ(with_cmd.exit_code, 255);
+  EXPECT_NE(with_cmd.err.find("-M runs no command itself"), std::string::npos) << with_cmd.err;
+  auto fanout = run(concat(client(), {"-S", sock(), "-H", daemon_->target(), "true"}));
+  EXPECT_EQ(fanout.exit_code, 255);
+  EXPECT_NE(fanout.err.find("-S and -M work with one host"), std::string::npos) << fanout.err;
+  // The first master was not disturbed.
+  auto r = run(viaMaster({"echo", "fine"}));
+  EXPECT_EQ(r.out, "fine\n") << r.err;
+}
+
+TEST_F(MasterTest, ABadLocalClientEndsOnlyItself) {
+  auto master = startMaster();
+  Subprocess::Options o;
+  o.keep_stdin_open = true;
+  Subprocess running(viaMaster({"sh", "-c", "echo ready; read line; echo got $line"}), o);
+  ASSERT_TRUE(running.waitForStdout("ready\n"));
+
+  // Each of these would end the whole shared connection if the master passed it on.
+  std::vector<std::pair<std::string, std::string>> cases;
+  {
+    rxpb::v1::Frame req;
+    req.mutable_exec_request()->set_exec_id(1);
+    req.mutable_exec_request()->add_argv("true");
+    rxpb::v1::Frame sig;
+    sig.mutable_signal()->set_exec_id(1);
+    sig.mutable_signal()->set_name("NO-SUCH-SIGNAL");
+    cases.push_back({rx::encodeFrame(req) + rx::encodeFrame(sig), "master: unknown signal NO-SUCH-SIGNAL"});
+    rxpb::v1::Frame auth;
+    auth.mutable_auth_response()->set_key_id("x");
+    cases.push_back({rx::encodeFrame(auth), "master: protocol error: expected the command's ExecRequest"});
+    rxpb::v1::Frame err;
+    err.mutable_error()->set_message("bye");
+    cases.push_back(
+        {rx::encodeFrame(req) + rx::encodeFrame(err), "master: protocol error: unexpected message"});
+    cases.push_back({std::string("\xff\xff\xff\xff\x0f", 5), "master: protocol error: "});
+  }
+  for (const auto& [bytes, expected] : cases) {
+    const int fd = connectRaw();
+    ASSERT_EQ(::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL), static_cast<ssize_t>(bytes.size()));
+    auto [got, closed] = readUntilClosed(fd);
+    ::close(fd);
+    EXPECT_TRUE(closed);
+    auto frames = framesIn(got);
+    ASSERT_GE(frames.size(), 2u) << "the greeting, then the error";
+    EXPECT_TRUE(frames.front().has_auth_challenge());
+    EXPECT_EQ(frames.front().auth_challenge().master_target(),
+              "[127.0.0.1]:" + std::to_string(daemon_->port()));
+    EXPECT_TRUE(frames.front().auth_challenge().server_nonce().empty());
+    ASSERT_TRUE(frames.back().has_error());
+    EXPECT_EQ(frames.back().error().message().rfind(expected, 0), 0u) << frames.back().error().message();
+  }
+  // The command that was running all along is untouched, and the connection is the first one.
+  running.closeStdin();
+  auto r = running.wait();
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "ready\ngot\n");
+  EXPECT_EQ(daemon_->countLog(": authenticated with key"), 1u);
+  EXPECT_EQ(daemon_->countLog("protocol error"), 0u);
+}
+
+TEST_F(MasterTest, AnotherUserCannotUseTheMaster) {
+  auto master = startMaster();
+  struct stat st {};
+  ASSERT_EQ(::lstat(sock().c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  if (::geteuid() != 0) {
+    // Without root there is no other user to be; the mode above is what keeps them out.
+    auto r = run(viaMaster({"echo", "mine"}));
+    EXPECT_EQ(r.out, "mine\n") << r.err;
+    return;
+  }
+  // Even with the socket opened to everyone, the master checks who connects (SO_PEERCRED).
+  ASSERT_EQ(::chmod(sock().c_str(), 0666), 0);
+  ASSERT_EQ(::chmod(dir_.path().c_str(), 0711), 0);  // and its folder passable
+  int result[2];
+  ASSERT_EQ(::pipe(result), 0);
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    ::close(result[0]);
+    if (::setgid(65534) != 0 || ::setuid(65534) != 0) ::_exit(3);
+    const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", sock().c_str());
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) ::_exit(4);
+    char buf[256];
+    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);  // the master's greeting, or end of file
+    const char answer = n == 0 ? 'E' : n > 0 ? 'G' : 'X';
+    (void)!::write(result[1], &answer, 1);
+    ::_exit(0);
+  }
+  ::close(result[1]);
+  char answer = '?';
+  EXPECT_EQ(::read(result[0], &answer, 1), 1);
+  ::close(result[0]);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "nobody could not connect: " << status;
+  ::chmod(dir_.path().c_str(), 0700);
+  EXPECT_EQ(answer, 'E') << "nobody got " << answer << ": it must get nothing, not even the greeting";
+  EXPECT_TRUE(master->waitForStderr("refused a local connection from pid "));
+  EXPECT_TRUE(master->waitForStderr("uid 65534: not this user\n"));
+  auto r = run(viaMaster({"echo", "mine"}));
+  EXPECT_EQ(r.out, "mine\n") << r.err;
+}
+
+TEST_F(MasterTest, AnotherUsersSocketIsNotUsed) {
+  // A socket where ours should be, listened on by another user (squatting a shared folder): the
+  // client must not hand it the command, its environment and its stdin.
+  const std::string squat = dir_.file("squat.sock");
+  if (::geteuid() != 0) {
+    // Without root there is no other user to be; a socket of our own is used as usual.
+    auto r = run(rexec({"echo", "direct"}, {"-S", squat}));
+    EXPECT_EQ(r.out, "direct\n") << r.err;
+    return;
+  }
+  ASSERT_EQ(::chmod(dir_.path().c_str(), 0777), 0);
+  int ready[2], done[2];
+  ASSERT_EQ(::pipe(ready), 0);
+  ASSERT_EQ(::pipe(done), 0);
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    ::close(ready[0]);
+    ::close(done[1]);
+    if (::setgid(65534) != 0 || ::setuid(65534) != 0) ::_exit(3);
+    const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", squat.c_str());
+    ::umask(0);
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(fd, 8) != 0) ::_exit(4);
+    (void)!::write(ready[1], "r", 1);
+    char c;
+    (void)!::read(done[0], &c, 1);  // until the test is done; connections stay unanswered
+    ::_exit(0);
+  }
+  ::close(ready[1]);
+  ::close(done[0]);
+  char c = 0;
+  EXPECT_EQ(::read(ready[0], &c, 1), 1);
+  auto r = run({rexecPath(), "-i", dir_.file("no-such-key"), "-S", squat, daemon_->target(), "touch",
+                dir_.file("ran")});
+  ::close(done[1]);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  ::close(ready[0]);
+  ::chmod(dir_.path().c_str(), 0700);
+  EXPECT_EQ(r.exit_code, 255);
+  EXPECT_NE(r.err.find("rexec: " + squat + ": the master there is not this user's (pid "), std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find(" uid 65534); not used\n"), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(dir_.file("ran")));
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+}
+
+TEST_F(MasterTest, ALostConnectionFailsTheMastersCommandsAndTheMaster) {
+  auto master = startMaster();
+  Subprocess::Options o;
+  o.keep_stdin_open = true;
+  Subprocess c(viaMaster({"sh", "-c", "echo ready; exec sleep " + mark(405)}), o);
+  ASSERT_TRUE(c.waitForStdout("ready\n"));
+  daemon_->kill9();
+  auto r = c.wait();
+  EXPECT_EQ(r.exit_code, 255);
+  EXPECT_NE(r.err.find("master: its connection to [127.0.0.1]:" + std::to_string(daemon_->port()) +
+                       " ended: connection lost"),
+            std::string::npos)
+      << r.err;
+  auto m = master->wait();
+  EXPECT_EQ(m.exit_code, 255);
+  EXPECT_NE(m.err.find("rexec: 127.0.0.1: connection lost"), std::string::npos) << m.err;
+  EXPECT_FALSE(std::filesystem::exists(sock()));
+  daemon_.reset();
+}
+
+}  // namespace
+}  // namespace rxtest

@@ -15,7 +15,7 @@ constexpr uint64_t kClientFeatures = rxpb::v1::FEATURE_SHELL | rxpb::v1::FEATURE
 // A master runs its clients' commands side by side, on terminals when they ask for one.
 // With output credit, one client that does not read holds up its own command only.
 constexpr uint64_t kMasterFeatures =
-    kClientFeatures | rxpb::v1::FEATURE_MULTI_EXEC | rxpb::v1::FEATURE_PTY | rxpb::v1::FEATURE_OUTPUT_CREDIT;
+    kClientFeatures | rxpb::v1::FEATURE_MULTI_EXEC | rxpb::v1::FEATURE_PTY | rxpb::v1::FEATURE_CREDIT;
 }  // namespace
 
 ClientSession::ClientSession(ClientKey key, ExecParams params, ClientSessionHost& host)
@@ -81,9 +81,12 @@ void ClientSession::onClosed(const std::string& why) {
 
 void ClientSession::dispatch(const Frame& frame) {
   if (frame.msg_case() == Frame::kError) {
+    const std::string text = printableText(frame.error().message().substr(0, 300));
     // Through a master, the error is the master's own (its messages say so).
-    fail((role_ == Role::ViaMaster ? "" : "server error: ") +
-         printableText(frame.error().message().substr(0, 300)));
+    if (role_ == Role::ViaMaster)
+      fail(text.empty() ? "master: an error without a message" : text);
+    else
+      fail("server error: " + text);
     return;
   }
   switch (state_) {
@@ -131,7 +134,8 @@ void ClientSession::dispatch(const Frame& frame) {
       return;
   }
   if (role_ == Role::Master) {
-    if (frame.msg_case() == Frame::kOutput || frame.msg_case() == Frame::kExecResult) {
+    if (frame.msg_case() == Frame::kOutput || frame.msg_case() == Frame::kExecResult ||
+        frame.msg_case() == Frame::kStdinAck) {
       host_.onRelayFrame(frame);
       return;
     }
@@ -245,7 +249,7 @@ void ClientSession::appendExecRequest(std::string& out) {
 }
 
 void ClientSession::sendStdin(std::string_view data) {
-  if (state_ == State::Done || state_ == State::AwaitChallenge) return;
+  if (!ownCommand()) return;
   // The header, then the data straight from the caller: no copy of the data into a frame first.
   while (!data.empty()) {
     const size_t n = std::min(data.size(), kMaxChunk);
@@ -257,14 +261,14 @@ void ClientSession::sendStdin(std::string_view data) {
 }
 
 void ClientSession::closeStdin() {
-  if (state_ == State::Done || state_ == State::AwaitChallenge) return;
+  if (!ownCommand()) return;
   Frame f;
   f.mutable_stdin_close()->set_exec_id(kExecId);
   host_.send(encodeFrame(f));
 }
 
 void ClientSession::sendSignal(std::string_view name) {
-  if (state_ == State::Done || state_ == State::AwaitChallenge) return;
+  if (!ownCommand()) return;
   Frame f;
   f.mutable_signal()->set_exec_id(kExecId);
   f.mutable_signal()->set_name(std::string(name));
@@ -272,7 +276,7 @@ void ClientSession::sendSignal(std::string_view name) {
 }
 
 void ClientSession::sendWindowChange(const TerminalSize& size) {
-  if (!pty_active_ || state_ == State::Done || state_ == State::AwaitChallenge) return;
+  if (!pty_active_ || !ownCommand()) return;
   Frame f;
   f.mutable_window_change()->set_exec_id(kExecId);
   setWindowSize(size, *f.mutable_window_change()->mutable_size());

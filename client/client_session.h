@@ -120,6 +120,11 @@ class ClientSession : private DataFrameReader::Sink {
   void onFrame(rxpb::v1::Frame& frame) override { dispatch(frame); }
   void onError(const std::string& error) override;
 
+  // Whether stdin, signals and window changes for the command may be sent now: its request is out
+  // and it has not ended. Never for a master, which has no command of its own (it relays others').
+  bool ownCommand() const {
+    return role_ != Role::Master && state_ != State::Done && state_ != State::AwaitChallenge;
+  }
   void dispatch(const rxpb::v1::Frame& frame);
   void answerChallenge(const rxpb::v1::AuthChallenge& c);
   void answerMaster(const rxpb::v1::AuthChallenge& c);

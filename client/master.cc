@@ -102,7 +102,7 @@ void Master::onClientFull(bool full) {
   full_clients_ += full ? 1 : -1;
   // With output credit the server holds back a full client's command alone, and the client's
   // queue stays within the window; only an older server needs the whole connection paused.
-  if (!ended_ && !(features() & rxpb::v1::FEATURE_OUTPUT_CREDIT)) conn_.setOutputPaused(full_clients_ > 0);
+  if (!ended_ && !(features() & rxpb::v1::FEATURE_CREDIT)) conn_.setOutputPaused(full_clients_ > 0);
 }
 
 void Master::onClientClosed(MasterClient& client) {
@@ -138,6 +138,12 @@ void Master::onRelayData(ExecClient&, std::string_view part, bool last) {
 }
 
 void Master::onRelayFrame(ExecClient&, const Frame& frame) {
+  if (frame.msg_case() == Frame::kStdinAck) {
+    // For a command that has ended, or one this master never ran: nothing to do.
+    auto it = commands_.find(frame.stdin_ack().exec_id());
+    if (it != commands_.end()) it->second->onStdinAck(frame.stdin_ack().bytes());
+    return;
+  }
   const bool result = frame.msg_case() == Frame::kExecResult;
   const uint32_t id = result ? frame.exec_result().exec_id() : frame.output().exec_id();
   auto it = commands_.find(id);

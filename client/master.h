@@ -34,7 +34,7 @@ class Master final : public ExecObserver {
   // Sends the local client's ExecRequest as a new command; returns its id on the shared connection.
   uint32_t startCommand(MasterClient& client, rxpb::v1::Frame& request);
   void sendToServer(const rxpb::v1::Frame& frame);
-  // A client's output queue went over its mark (or back under it). With FEATURE_OUTPUT_CREDIT
+  // A client's output queue went over its mark (or back under it). With FEATURE_CREDIT
   // (rexecd offers it) nothing needs doing: the server stops that one command once a window of its
   // output is unacknowledged (MasterClient acknowledges what the client's socket takes). With a
   // server without it, the shared connection is read only while no client is full: that bounds

@@ -1,5 +1,6 @@
 #include "client/master_client.h"
 
+#include <algorithm>
 #include <cstdio>
 
 #include <fmt/format.h>
@@ -53,7 +54,9 @@ bool MasterClient::accept(uv_stream_t* server, std::string_view greeting) {
 }
 
 void MasterClient::updateReading() {
-  const bool want = !socket_closing_ && !read_paused_;
+  // While closing gracefully, read on (and drop) until the client's end of file.
+  const bool want = !peer_gone_ && !uv_is_closing(reinterpret_cast<uv_handle_t*>(&pipe_)) &&
+                    (socket_closing_ || (!read_paused_ && held_.empty()));
   if (want == reading_) return;
   reading_ = want;
   if (!want) {
@@ -80,9 +83,15 @@ void MasterClient::setReadPaused(bool paused) {
 void MasterClient::onRead(ssize_t nread, const uv_buf_t* buf) {
   if (nread == 0) return;
   if (nread < 0) {
-    leave();  // the local rexec ended (or died): its command must not outlive it
+    peer_gone_ = true;
+    reading_ = false;  // libuv stops reading at end of file
+    if (socket_closing_)
+      closeHandle(reinterpret_cast<uv_handle_t*>(&pipe_));
+    else
+      leave();  // the local rexec ended (or died): its command must not outlive it
     return;
   }
+  if (socket_closing_) return;  // lingering: dropped
   reader_.feed(std::string_view(buf->base, static_cast<size_t>(nread)), *this);
 }
 
@@ -113,16 +122,22 @@ void MasterClient::onFrame(Frame& frame) {
   uint32_t id = 0;
   switch (frame.msg_case()) {
     case Frame::kStdinData:
+    case Frame::kStdinClose: {
       if (stdin_closed_) return;
-      id = frame.stdin_data().exec_id();
-      frame.mutable_stdin_data()->set_exec_id(remote_id_);
-      break;
-    case Frame::kStdinClose:
-      if (stdin_closed_) return;
-      stdin_closed_ = true;
-      id = frame.stdin_close().exec_id();
-      frame.mutable_stdin_close()->set_exec_id(remote_id_);
-      break;
+      const bool close = frame.msg_case() == Frame::kStdinClose;
+      if ((close ? frame.stdin_close().exec_id() : frame.stdin_data().exec_id()) != ClientSession::kExecId) {
+        refuse(fmt::format("protocol error: unknown command {}",
+                           close ? frame.stdin_close().exec_id() : frame.stdin_data().exec_id()));
+        return;
+      }
+      stdin_closed_ = close;
+      if (close)
+        frame.mutable_stdin_close()->set_exec_id(remote_id_);
+      else
+        frame.mutable_stdin_data()->set_exec_id(remote_id_);
+      sendStdin(std::move(frame));
+      return;
+    }
     case Frame::kSignal:
       if (!signalFromName(frame.signal().name())) {
         refuse(fmt::format("unknown signal {}", printableText(frame.signal().name().substr(0, 32))));
@@ -150,6 +165,33 @@ void MasterClient::onFrame(Frame& frame) {
     return;
   }
   master_.sendToServer(frame);
+}
+
+void MasterClient::sendStdin(Frame frame) {
+  held_.push_back(std::move(frame));
+  sendHeldStdin();
+}
+
+void MasterClient::sendHeldStdin() {
+  const bool credit = master_.features() & rxpb::v1::FEATURE_CREDIT;
+  while (!held_.empty()) {
+    Frame& f = held_.front();
+    if (f.has_stdin_data()) {
+      const uint64_t size = f.stdin_data().data().size();
+      // A frame that does not fit waits for acknowledgements (the server sends one whenever the
+      // command has taken all it was given, so it never waits for good).
+      if (credit && stdin_outstanding_ + size > kStdinWindow) break;
+      stdin_outstanding_ += size;
+    }
+    master_.sendToServer(f);
+    held_.pop_front();
+  }
+  updateReading();
+}
+
+void MasterClient::onStdinAck(uint64_t bytes) {
+  stdin_outstanding_ -= std::min(bytes, stdin_outstanding_);
+  sendHeldStdin();
 }
 
 void MasterClient::write(std::string_view bytes) {
@@ -195,7 +237,7 @@ void MasterClient::consumed(size_t bytes) {
   constexpr uint64_t kAckStep = 256 * 1024;
   unacked_ += bytes;
   if (unacked_ < kAckStep || remote_id_ == 0 || result_in_ ||
-      !(master_.features() & rxpb::v1::FEATURE_OUTPUT_CREDIT))
+      !(master_.features() & rxpb::v1::FEATURE_CREDIT))
     return;
   Frame f;
   f.mutable_output_ack()->set_exec_id(remote_id_);
@@ -237,6 +279,7 @@ void MasterClient::refuse(const std::string& message) {
 
 void MasterClient::leave() {
   if (socket_closing_) return;
+  held_.clear();  // stdin of a client that has gone: nobody wants it delivered now
   if (remote_id_ != 0 && !result_in_) {
     // Stopped as rexecd stops the commands of a lost connection: stdin closed, TERM (and CONT,
     // for a stopped one), KILL after the grace unless the result came first.
@@ -276,18 +319,19 @@ void MasterClient::closeSocket(bool graceful) {
   const bool was_closing = socket_closing_;
   socket_closing_ = true;
   updateFull();
-  updateReading();
   if (!graceful) {
     closeHandle(handle);
     return;
   }
   if (was_closing) return;  // a graceful close is under way
+  updateReading();
   auto* req = new uv_shutdown_t;
   req->data = this;
-  if (uv_shutdown(req, reinterpret_cast<uv_stream_t*>(&pipe_), [](uv_shutdown_t* r, int) {
+  if (uv_shutdown(req, reinterpret_cast<uv_stream_t*>(&pipe_), [](uv_shutdown_t* r, int status) {
         auto* c = static_cast<MasterClient*>(r->data);
         delete r;
-        c->closeHandle(reinterpret_cast<uv_handle_t*>(&c->pipe_));
+        // Written; the client's end of file closes it (onRead), unless that came already.
+        if (status != 0 || c->peer_gone_) c->closeHandle(reinterpret_cast<uv_handle_t*>(&c->pipe_));
       }) != 0) {
     delete req;
     closeHandle(handle);

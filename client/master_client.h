@@ -7,6 +7,7 @@
 #include <uv.h>
 
 #include <cstdint>
+#include <deque>
 #include <string>
 #include <string_view>
 
@@ -32,7 +33,7 @@ class MasterClient final : private DataFrameReader::Sink {
   // From the server, for this client's command, exec id already rewritten to the client's.
   void write(std::string_view bytes);
   // Output data (after its header went through write()): acknowledged to the server as the
-  // local socket takes it (FEATURE_OUTPUT_CREDIT), or at once when the client has gone.
+  // local socket takes it (FEATURE_CREDIT), or at once when the client has gone.
   void writeOutput(std::string_view data);
   // The command's result (its frame as the client gets it): written, and the command is over.
   void finishWith(std::string_view result_frame);
@@ -40,6 +41,8 @@ class MasterClient final : private DataFrameReader::Sink {
   void end(const std::string& message);
   // Stdin back-pressure from the shared connection.
   void setReadPaused(bool paused);
+  // FEATURE_CREDIT: the server is done with `bytes` more of this command's stdin.
+  void onStdinAck(uint64_t bytes);
 
   uint32_t remoteId() const { return remote_id_; }
   // Both handles closed and the command (if any) over: the master may free it.
@@ -62,10 +65,18 @@ class MasterClient final : private DataFrameReader::Sink {
   void refuse(const std::string& message);
   // The client is gone or refused: stop its command (if one runs) and close the socket.
   void leave();
-  // graceful: what is queued is written first (the result, an error); else at once.
+  // graceful: what is queued is written first (the result, an error), then our side is shut
+  // down and what the client still sends is read and dropped until its end of file: closing at
+  // once could fail the client's last write (its end of stdin, say) with EPIPE before it has read
+  // the result, and it would report a lost connection instead (as rexecd's lingering close). Not
+  // graceful: at once.
   void closeSocket(bool graceful);
   void updateFull();
   void consumed(size_t bytes);
+  // Stdin and its end go to the server in order, and within the command's stdin window
+  // (FEATURE_CREDIT); what does not fit waits in held_, and the client is not read meanwhile.
+  void sendStdin(rxpb::v1::Frame frame);
+  void sendHeldStdin();
   void closeHandle(uv_handle_t* handle);
 
   uv_loop_t* loop_;
@@ -74,6 +85,7 @@ class MasterClient final : private DataFrameReader::Sink {
   uv_timer_t kill_timer_{};
   int open_handles_ = 0;
   bool socket_closing_ = false;
+  bool peer_gone_ = false;  // end of file (or an error) from the client
   bool read_paused_ = false;
   bool reading_ = false;
   DataFrameReader reader_{peekStdinFrameHeader};
@@ -81,8 +93,10 @@ class MasterClient final : private DataFrameReader::Sink {
   bool result_in_ = false;
   bool stdin_closed_ = false;
   size_t queued_ = 0;
-  bool full_ = false;     // its output queue is over the mark (Master::onClientFull)
-  uint64_t unacked_ = 0;  // output data the socket took that the server has not heard of yet
+  bool full_ = false;               // its output queue is over the mark (Master::onClientFull)
+  uint64_t unacked_ = 0;            // output data the socket took that the server has not heard of yet
+  uint64_t stdin_outstanding_ = 0;  // stdin sent to the server and not yet acknowledged
+  std::deque<rxpb::v1::Frame> held_;
   std::string read_buffer_;
 };
 

@@ -22,8 +22,13 @@ inline constexpr size_t kMaxKeyIdSize = 64;
 // as large, see daemon/job.cc). 512 KiB rather than 256: 1 GiB of stdin into `cat` took 1.03 s
 // instead of 1.25 s, from half the frames, reads and writes on both sides.
 inline constexpr size_t kMaxChunk = 512 * 1024;
-// FEATURE_OUTPUT_CREDIT: how much of one command's Output data the server sends ahead of the
-// client's OutputAck frames (a few chunks: enough to keep a fast reader streaming).
+// FEATURE_CREDIT: how much of one command's Output data the server sends ahead of the
+// client's OutputAck frames (a few chunks: enough to keep a fast reader streaming), and how much
+// stdin the client sends ahead of the server's StdinAck frames (the server's stdin high-water
+// mark: what it would hold for a command before it stopped reading the connection without the
+// feature). Acknowledgements go out in steps of kCreditAckStep, well inside either window.
 inline constexpr uint64_t kOutputWindow = 4 * 1024 * 1024;
+inline constexpr uint64_t kStdinWindow = 1024 * 1024;
+inline constexpr uint64_t kCreditAckStep = 256 * 1024;
 
 }  // namespace rx

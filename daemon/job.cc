@@ -374,7 +374,11 @@ void Job::terminate() {
 }
 
 void Job::writeStdin(std::string_view data) {
-  if (!stdin_.open || stdin_close_requested_ || data.empty()) return;
+  if (data.empty()) return;
+  if (!stdin_.open || stdin_close_requested_) {
+    if (observer_) observer_->onJobStdinWritten(*this, data.size());  // dropped
+    return;
+  }
   // What the pipe takes at once goes straight from the session's bytes; only the rest is copied
   // and queued (and counted against the high-water mark).
   size_t written = 0;
@@ -383,6 +387,7 @@ void Job::writeStdin(std::string_view data) {
         stdin_queued_ -= n;
         if (status != 0 && status != UV_ECANCELED && status != UV_EPIPE)
           log::debug("exec {}: stdin write: {}", spec_.exec_id, uv_strerror(status));
+        if (observer_) observer_->onJobStdinWritten(*this, n);
         if (stdin_draining_ && stdin_queued_ < spec_.stdin_high_water / 4) {
           stdin_draining_ = false;
           if (observer_) observer_->onJobStdinDrained(*this);
@@ -392,10 +397,12 @@ void Job::writeStdin(std::string_view data) {
     // The child closed its stdin (EPIPE) or the pipe failed: the data is dropped, as a write
     // callback's error would drop it.
     if (err != UV_EPIPE) log::debug("exec {}: stdin write: {}", spec_.exec_id, uv_strerror(err));
+    if (observer_) observer_->onJobStdinWritten(*this, data.size());
     return;
   }
   stdin_queued_ += data.size() - written;
   if (stdin_queued_ >= spec_.stdin_high_water) stdin_draining_ = true;
+  if (written > 0 && observer_) observer_->onJobStdinWritten(*this, written);
 }
 
 void Job::closeStdin() {

@@ -63,6 +63,13 @@ class JobObserver {
   virtual void onJobOutput(JobHandle& job, rxpb::v1::Stream stream, std::string_view data) = 0;
   // The child's stdin queue fell below the low watermark after being above the high one.
   virtual void onJobStdinDrained(JobHandle& job) = 0;
+  // `bytes` of what writeStdin() was given are done with: written to the child's stdin, or dropped
+  // (its stdin is closed, or was never open). Called from writeStdin() itself for what is done at
+  // once, after stdinQueued() counts the rest.
+  virtual void onJobStdinWritten(JobHandle& job, size_t bytes) {
+    (void)job;
+    (void)bytes;
+  }
   // The command's process has started (exec'd): job.pid() is known from now on.
   virtual void onJobStarted(JobHandle& job) { (void)job; }
   // Last call for this job instead of onJobFinished: its program could not be started (not

@@ -21,7 +21,7 @@ using rxpb::v1::StartFailed;
 
 constexpr uint64_t kServerFeatures = rxpb::v1::FEATURE_SHELL | rxpb::v1::FEATURE_SIGNALS |
                                      rxpb::v1::FEATURE_MULTI_EXEC | rxpb::v1::FEATURE_PTY |
-                                     rxpb::v1::FEATURE_OUTPUT_CREDIT;
+                                     rxpb::v1::FEATURE_CREDIT;
 
 // What an idle connection may keep of its output buffer.
 constexpr size_t kIdleBufferCapacity = 4096;
@@ -140,8 +140,39 @@ void Session::deliverStdin(uint32_t exec_id, std::string_view data) {
   // Data for a job that already finished is dropped: the client could not know. So is data for a
   // job whose stdin is /dev/null (stdin_open false, or the key's no-stdin).
   auto it = jobs_.find(exec_id);
-  if (it != jobs_.end() && it->second.stdin_open) it->second.handle->writeStdin(data);
+  if (it == jobs_.end()) return;
+  JobEntry& entry = it->second;
+  if (features_ & rxpb::v1::FEATURE_CREDIT) {
+    entry.stdin_outstanding += data.size();
+    if (entry.stdin_outstanding > kStdinWindow) {
+      protocolError(fmt::format("exec {}: {} bytes of stdin unacknowledged, more than the window of {}",
+                                exec_id, entry.stdin_outstanding, kStdinWindow));
+      return;
+    }
+  }
+  if (entry.stdin_open)
+    entry.handle->writeStdin(data);
+  else
+    onJobStdinWritten(*entry.handle, data.size());  // dropped, and done with
   updateReading();
+}
+
+void Session::onJobStdinWritten(JobHandle& job, size_t bytes) {
+  if (!(features_ & rxpb::v1::FEATURE_CREDIT)) return;
+  const auto it = jobs_.find(job.execId());
+  if (it == jobs_.end()) return;
+  JobEntry& entry = it->second;
+  entry.stdin_done += bytes;
+  // Whenever the job has taken everything too: a client holding back a frame larger than what
+  // its window has left must not wait for a step that never comes.
+  if (entry.stdin_done < kCreditAckStep && job.stdinQueued() > 0) return;
+  Frame f;
+  f.mutable_stdin_ack()->set_exec_id(job.execId());
+  f.mutable_stdin_ack()->set_bytes(entry.stdin_done);
+  entry.stdin_outstanding -= entry.stdin_done;
+  entry.stdin_done = 0;
+  queue(f);
+  if (!in_dispatch_) flush();
 }
 
 void Session::dispatch(Frame& frame) {
@@ -488,7 +519,7 @@ void Session::onJobOutput(JobHandle& job, rxpb::v1::Stream stream, std::string_v
   // each 256 KiB chunk into out_ first was 7% of rexecd's CPU on a stream.
   appendOutputFrameHeader(out_, job.execId(), stream, data.size());
   flush(data);
-  if (!(features_ & rxpb::v1::FEATURE_OUTPUT_CREDIT)) return;
+  if (!(features_ & rxpb::v1::FEATURE_CREDIT)) return;
   const auto it = jobs_.find(job.execId());
   if (it == jobs_.end()) return;
   JobEntry& entry = it->second;
@@ -501,8 +532,8 @@ void Session::onJobOutput(JobHandle& job, rxpb::v1::Stream stream, std::string_v
 }
 
 void Session::handleOutputAck(const rxpb::v1::OutputAck& ack) {
-  if (!(features_ & rxpb::v1::FEATURE_OUTPUT_CREDIT)) {
-    protocolError("output acknowledged without the output credit feature");
+  if (!(features_ & rxpb::v1::FEATURE_CREDIT)) {
+    protocolError("output acknowledged without the credit feature");
     return;
   }
   // A command that has finished may still be acknowledged: the client could not know.
@@ -599,6 +630,13 @@ void Session::onWriteQueueDrained() {
 
 void Session::updateReading() {
   if (state_ == State::Closing) return;
+  // With credit the client keeps each command's stdin within its window, and the connection is
+  // always read: it also carries the OutputAck frames that let a paused command go on, and the
+  // frames of every other command.
+  if (features_ & rxpb::v1::FEATURE_CREDIT) {
+    host_.setReading(true);
+    return;
+  }
   bool stdin_full = false;
   for (auto& [id, entry] : jobs_)
     if (entry.handle->stdinQueued() >= config_.stdin_high_water) stdin_full = true;

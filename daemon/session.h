@@ -94,11 +94,15 @@ class Session final : public JobObserver, private DataFrameReader::Sink {
     std::string argv_for_log;
     bool stdin_open;  // false: StdinData and StdinClose for it are ignored
     bool pty;         // runs on a terminal: WindowChange applies
-    // FEATURE_OUTPUT_CREDIT: Output data sent and not yet acknowledged, and whether that is a
+    // FEATURE_CREDIT: Output data sent and not yet acknowledged, and whether that is a
     // whole window (the job's output is then paused until acknowledgements come).
     uint64_t unacked = 0;
     bool window_full = false;
     bool output_paused = false;  // what the job was last told
+    // FEATURE_CREDIT, stdin: received and not yet acknowledged (at most kStdinWindow), and of
+    // that, what the job is done with (acknowledged in steps, or whenever its queue is empty).
+    uint64_t stdin_outstanding = 0;
+    uint64_t stdin_done = 0;
   };
 
   // DataFrameReader::Sink: StdinData is streamed once authenticated; other frames go to
@@ -117,6 +121,7 @@ class Session final : public JobObserver, private DataFrameReader::Sink {
   void handleExec(const rxpb::v1::ExecRequest& req);
   void handleWindowChange(const rxpb::v1::WindowChange& change);
   void handleOutputAck(const rxpb::v1::OutputAck& ack);
+  void onJobStdinWritten(JobHandle& job, size_t bytes) override;
   // Pauses or resumes the job's output: paused while the connection is full or its window is.
   void updateJobOutput(JobEntry& entry);
   void refuseExec(uint32_t exec_id, rxpb::v1::StartFailed::Reason reason, std::string message,

@@ -82,6 +82,10 @@ inline constexpr uint8_t kModeHandshake = 0x01;      // the harness plays an hon
 inline constexpr uint8_t kModeEd25519 = 0x02;        // the client's key is Ed25519 (else HMAC)
 inline constexpr uint8_t kModeChallengeOnly = 0x04;  // ... but sends only the challenge
 inline constexpr uint8_t kModeNoChannel = 0x08;      // onSecureChannel() is never called
+// The session's role (ClientSession::Role): through a local master (rexec -S; kModeHandshake then
+// plays the master's greeting), or a master itself (rexec -M). Neither bit: one command.
+inline constexpr uint8_t kModeViaMaster = 0x10;
+inline constexpr uint8_t kModeMaster = 0x20;
 enum Op : uint8_t {
   kFeed,        // u16 n, n bytes: ClientSession::onBytes
   kStdin,       // u8 n, n bytes: ClientSession::sendStdin

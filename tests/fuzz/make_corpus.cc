@@ -394,6 +394,19 @@ void clientSessionCorpus(const fs::path& dir) {
             .feed(encodeFrame(authResult(false, "authentication failed")))
             .str());
   write(dir, "no_secure_channel", ClientInput(kModeNoChannel).feed(encodeFrame(challenge())).str());
+  // Through a local master (rexec -S): the greeting is played by the harness; then the same
+  // conversation as with a server.
+  write(dir, "via_master_output_exit",
+        ClientInput(kModeHandshake | kModeViaMaster | kModeNoChannel).stdinData("in").feed(done).str());
+  write(dir, "via_master_error",
+        ClientInput(kModeHandshake | kModeViaMaster).feed(encodeFrame(error("master: x"))).str());
+  // A master (rexec -M): its commands' output and results, relayed.
+  Frame result_3 = exitResult(3, 0, 1, 0);
+  write(dir, "master_relays",
+        ClientInput(kModeHandshake | kModeMaster)
+            .feed(frames(
+                {output(3, rxpb::v1::STREAM_STDOUT, "x"), result_3, output(2, rxpb::v1::STREAM_STDOUT, "y")}))
+            .str());
 }
 
 }  // namespace

@@ -169,8 +169,7 @@ TEST_F(ClientSessionTest, AnswersTheChallengeWithProofAndRequestInOneWrite) {
 TEST_F(ClientSessionTest, AMasterAuthenticatesWithoutACommandAndAsksForSharing) {
   session().setRole(ClientSession::Role::Master);
   constexpr uint64_t kAll = rxpb::v1::FEATURE_SHELL | rxpb::v1::FEATURE_SIGNALS |
-                            rxpb::v1::FEATURE_MULTI_EXEC | rxpb::v1::FEATURE_PTY |
-                            rxpb::v1::FEATURE_OUTPUT_CREDIT;
+                            rxpb::v1::FEATURE_MULTI_EXEC | rxpb::v1::FEATURE_PTY | rxpb::v1::FEATURE_CREDIT;
   session().onBytes(encodeFrame(challenge(server_nonce_, kProtocolVersion, kAll | 1024)));
   ASSERT_EQ(host_.frames.size(), 1u) << "the AuthResponse alone: no command of its own";
   const auto auth = host_.frames[0].auth_response();
@@ -248,6 +247,8 @@ TEST_F(ClientSessionTest, ThroughAMasterTheTargetAndTheGreetingAreChecked) {
   Frame server_challenge = challenge(server_nonce_);  // a server, not a master
   Frame error;
   error.mutable_error()->set_message("master: unknown signal X");
+  Frame empty_error;  // found by the fuzzer: a blank line instead of a message
+  empty_error.mutable_error();
   const std::vector<Case> cases = {
       {greeting("[10.0.0.2]:5513"),
        "the master on this control socket runs commands on [10.0.0.2]:5513, not [10.0.0.1]:5513"},
@@ -255,6 +256,7 @@ TEST_F(ClientSessionTest, ThroughAMasterTheTargetAndTheGreetingAreChecked) {
       {server_challenge, "protocol error: bad greeting from the master"},
       {output(rxpb::v1::STREAM_STDOUT, "x"), "protocol error: the master did not start with its greeting"},
       {error, "master: unknown signal X"},
+      {empty_error, "master: an error without a message"},
   };
   for (const auto& c : cases) {
     FakeClientHost host;

@@ -840,7 +840,7 @@ Frame outputAck(uint32_t exec_id, uint64_t bytes) {
 }
 
 TEST_F(SessionTest, WithOutputCreditACommandPausesAtAFullWindowUntilAcknowledged) {
-  client_features_ |= rxpb::v1::FEATURE_OUTPUT_CREDIT | rxpb::v1::FEATURE_MULTI_EXEC;
+  client_features_ |= rxpb::v1::FEATURE_CREDIT | rxpb::v1::FEATURE_MULTI_EXEC;
   FakeJob* job = authenticateAndExec(execFrame(1, {"yes"}));
   ASSERT_NE(job, nullptr);
   Frame second = execFrame(2, {"true"});
@@ -875,8 +875,52 @@ TEST_F(SessionTest, WithOutputCreditACommandPausesAtAFullWindowUntilAcknowledged
   EXPECT_FALSE(host_.closed);
 }
 
+TEST_F(SessionTest, WithCreditStdinIsAcknowledgedAsTheJobTakesItAndTheConnectionIsAlwaysRead) {
+  client_features_ |= rxpb::v1::FEATURE_CREDIT;
+  FakeJob* job = authenticateAndExec(execWithStdin(1, {"cat"}));
+  ASSERT_NE(job, nullptr);
+  // A full stdin queue no longer stops reading the connection: acknowledgements and the other
+  // commands' frames travel on it.
+  job->stdin_queued = config_.stdin_high_water;
+  session_->onBytes(encodeFrame(stdinFrame(1, std::string(100, 'a'))));
+  EXPECT_TRUE(host_.reading.empty() || host_.reading.back());
+  EXPECT_EQ(job->stdin_data.size(), 100u);
+  const size_t frames = host_.frames.size();
+  // Taken in small parts while more is queued: acknowledged in steps, not part by part.
+  launcher_.observers[0]->onJobStdinWritten(*job, 60);
+  EXPECT_EQ(host_.frames.size(), frames);
+  // Everything taken: acknowledged at once, however little.
+  job->stdin_queued = 0;
+  launcher_.observers[0]->onJobStdinWritten(*job, 40);
+  ASSERT_EQ(host_.frames.size(), frames + 1);
+  ASSERT_TRUE(host_.frames.back().has_stdin_ack());
+  EXPECT_EQ(host_.frames.back().stdin_ack().exec_id(), 1u);
+  EXPECT_EQ(host_.frames.back().stdin_ack().bytes(), 100u);
+  // A whole window outstanding is allowed; one byte more is fatal.
+  job->stdin_queued = 1;
+  const std::string chunk(kMaxChunk, 's');
+  for (size_t i = 0; i < kStdinWindow / kMaxChunk; ++i) session_->onBytes(encodeFrame(stdinFrame(1, chunk)));
+  EXPECT_FALSE(host_.closed);
+  session_->onBytes(encodeFrame(stdinFrame(1, "x")));
+  ASSERT_TRUE(host_.frames.back().has_error());
+  EXPECT_EQ(host_.frames.back().error().message(),
+            "exec 1: " + std::to_string(kStdinWindow + 1) +
+                " bytes of stdin unacknowledged, more than the window of " + std::to_string(kStdinWindow));
+  EXPECT_TRUE(host_.closed);
+}
+
+TEST_F(SessionTest, WithCreditStdinForACommandWithoutStdinIsAcknowledgedAsDropped) {
+  client_features_ |= rxpb::v1::FEATURE_CREDIT;
+  FakeJob* job = authenticateAndExec(execFrame(1, {"true"}));  // stdin_open false
+  ASSERT_NE(job, nullptr);
+  session_->onBytes(encodeFrame(stdinFrame(1, "ignored")));
+  EXPECT_TRUE(job->stdin_data.empty());
+  ASSERT_TRUE(host_.frames.back().has_stdin_ack());
+  EXPECT_EQ(host_.frames.back().stdin_ack().bytes(), 7u);
+}
+
 TEST_F(SessionTest, AcknowledgingMoreThanWasSentIsAProtocolError) {
-  client_features_ |= rxpb::v1::FEATURE_OUTPUT_CREDIT;
+  client_features_ |= rxpb::v1::FEATURE_CREDIT;
   FakeJob* job = authenticateAndExec(execFrame(1, {"yes"}));
   ASSERT_NE(job, nullptr);
   launcher_.observers[0]->onJobOutput(*job, rxpb::v1::STREAM_STDOUT, "12345");
@@ -895,7 +939,7 @@ TEST_F(SessionTest, AcknowledgingWithoutTheFeatureIsAProtocolErrorAndNoWindowApp
   EXPECT_FALSE(job->paused) << "without the feature the connection's back-pressure alone applies";
   session_->onBytes(encodeFrame(outputAck(1, 1)));
   ASSERT_TRUE(host_.frames.back().has_error());
-  EXPECT_EQ(host_.frames.back().error().message(), "output acknowledged without the output credit feature");
+  EXPECT_EQ(host_.frames.back().error().message(), "output acknowledged without the credit feature");
   EXPECT_TRUE(host_.closed);
 }
 

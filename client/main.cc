@@ -108,7 +108,7 @@ int main(int argc, char** argv) {
   int status = rx::kExitFailure;
   if (opts.master) {
     rx::Master master(uv_default_loop(), target, opts.control_path, std::move(key), timeouts, tls.get(),
-                      std::move(host_keys));
+                      std::move(host_keys), static_cast<uint64_t>(opts.persist_s * 1000.0));
     status = master.run();
   } else if (opts.fanout.enabled()) {
     rx::Fanout fanout(uv_default_loop(), std::move(targets), std::move(key), std::move(opts.params), timeouts,

@@ -26,12 +26,13 @@ constexpr size_t kSharedLowWater = 1024 * 1024;
 }  // namespace
 
 Master::Master(uv_loop_t* loop, HostPort target, std::string control_path, ClientKey key,
-               ClientTimeouts timeouts, SSL_CTX* tls, HostKeyPolicy host_keys)
+               ClientTimeouts timeouts, SSL_CTX* tls, HostKeyPolicy host_keys, uint64_t persist_ms)
     : loop_(loop),
       target_(target),
       path_(std::move(control_path)),
       conn_(loop, std::move(target), std::move(key), ExecParams{}, timeouts, tls, std::move(host_keys),
-            *this) {}
+            *this),
+      persist_ms_(persist_ms) {}
 
 Master::~Master() = default;
 
@@ -53,6 +54,8 @@ int Master::run() {
     uv_signal_start(
         sig, [](uv_signal_t* s, int) { static_cast<Master*>(s->data)->stop("the master was stopped"); }, num);
   }
+  uv_timer_init(loop_, &idle_timer_);
+  idle_timer_.data = this;
   conn_.startAsMaster();
   uv_run(loop_, UV_RUN_DEFAULT);
   return exit_status_;
@@ -75,6 +78,20 @@ void Master::onExecStarted(ExecClient&) {
   }
   listening_ = true;
   std::fprintf(stderr, "rexec: master for %s listening on %s\n", label.c_str(), path_.c_str());
+  updateIdleTimer();
+}
+
+void Master::updateIdleTimer() {
+  if (persist_ms_ == 0 || ended_ || !listening_) return;
+  if (!clients_.empty()) {
+    uv_timer_stop(&idle_timer_);
+    return;
+  }
+  // A command runs only while its client is connected (one that leaves has its command stopped),
+  // so no client also means no command of ours.
+  uv_timer_start(
+      &idle_timer_, [](uv_timer_t* t) { static_cast<Master*>(t->data)->stop("the master was idle"); },
+      persist_ms_, 0);
 }
 
 void Master::onConnection(int status) {
@@ -82,6 +99,7 @@ void Master::onConnection(int status) {
   auto owned = std::make_unique<MasterClient>(loop_, *this);
   MasterClient* client = owned.get();
   clients_.emplace(client, std::move(owned));
+  updateIdleTimer();
   client->accept(reinterpret_cast<uv_stream_t*>(&listener_), greeting_);
   if (stdin_paused_) client->setReadPaused(true);
 }
@@ -112,6 +130,7 @@ void Master::onClientClosed(MasterClient& client) {
   }
   if (relay_to_ == &client) relay_to_ = nullptr;
   clients_.erase(&client);
+  updateIdleTimer();
 }
 
 void Master::onExecSendQueue(ExecClient& exec) {
@@ -180,6 +199,8 @@ void Master::onExecDone(ExecClient&, const ExecOutcome& outcome) {
   commands_.clear();
   relay_to_ = nullptr;
   closeListener();
+  if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(&idle_timer_)))
+    uv_close(reinterpret_cast<uv_handle_t*>(&idle_timer_), nullptr);
   for (uv_signal_t* s : {&sig_int_, &sig_term_, &sig_hup_})
     if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(s)))
       uv_close(reinterpret_cast<uv_handle_t*>(s), nullptr);

@@ -19,8 +19,9 @@ namespace rx {
 
 class Master final : public ExecObserver {
  public:
+  // `persist_ms`: exit (0) after this long without any local client; 0: run until stopped.
   Master(uv_loop_t* loop, HostPort target, std::string control_path, ClientKey key, ClientTimeouts timeouts,
-         SSL_CTX* tls, HostKeyPolicy host_keys);
+         SSL_CTX* tls, HostKeyPolicy host_keys, uint64_t persist_ms = 0);
   ~Master() override;
   Master(const Master&) = delete;
   Master& operator=(const Master&) = delete;
@@ -55,6 +56,8 @@ class Master final : public ExecObserver {
  private:
   void onConnection(int status);
   void stop(const char* why);
+  // --persist: armed while no local client is connected.
+  void updateIdleTimer();
   void closeListener();
 
   uv_loop_t* loop_;
@@ -67,6 +70,8 @@ class Master final : public ExecObserver {
   bool listener_closed_ = true;
   uv_signal_t sig_int_{}, sig_term_{}, sig_hup_{};
   bool stopping_ = false;
+  uint64_t persist_ms_;
+  uv_timer_t idle_timer_{};
   bool ended_ = false;
   int exit_status_ = 255;
 

@@ -97,6 +97,10 @@ ParseOutcome parseClientOptions(int argc, const char* const* argv, ClientOptions
   app.add_flag("-M,--master", opts.master,
                "be the master for -S PATH: connect and authenticate once, then run the commands of "
                "'rexec -S PATH HOST cmd' on that connection until stopped (SIGTERM, SIGINT, SIGHUP)");
+  app.add_option("--persist", opts.persist_s,
+                 "with -M: exit after SECONDS without any client (as ssh's ControlPersist); default: "
+                 "run until stopped")
+      ->check(CLI::PositiveNumber);
   app.add_option("host", opts.target, "HOST[:PORT] (default port 5512)");
   FanoutOptions& fo = opts.fanout;
   app.add_option("-H,--hosts", fo.host_lists,
@@ -200,9 +204,11 @@ ParseOutcome parseClientOptions(int argc, const char* const* argv, ClientOptions
     exit_code = kExitFailure;
     return ParseOutcome::Exit;
   }
-  if (opts.master || !opts.control_path.empty()) {
+  if (opts.master || !opts.control_path.empty() || opts.persist_s > 0) {
     const char* bad = nullptr;
-    if (opts.master && opts.control_path.empty())
+    if (opts.persist_s > 0 && !opts.master)
+      bad = "--persist is for the master (-M)";
+    else if (opts.master && opts.control_path.empty())
       bad = "-M needs -S PATH: the socket to listen on";
     else if (fo.enabled())
       bad = "-S and -M work with one host, not -H/-f/-g";

@@ -21,7 +21,8 @@ struct ClientOptions {
   int tty = 0;
   // -S PATH: a connection-sharing master's socket (client/master.h): used when one answers there.
   std::string control_path;
-  bool master = false;  // -M: be that master
+  bool master = false;   // -M: be that master
+  double persist_s = 0;  // -M --persist: exit after this long without a client (0: run until stopped)
   FanoutOptions fanout;
 };
 

@@ -254,6 +254,21 @@ TEST_F(MasterTest, StoppingTheMasterEndsItsCommandsAndRemovesItsSocket) {
   EXPECT_TRUE(waitProcessGone(sleeper));
 }
 
+TEST_F(MasterTest, WithPersistAnIdleMasterEndsButNotWhileItServes) {
+  auto master = startMaster({"--persist", "3"});
+  const int held = connectRaw();  // a client from the start: not idle
+  // A command that outlasts the idle time: the master is not idle while it runs either.
+  auto r = run(viaMaster({"sh", "-c", "sleep 4; echo done"}));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "done\n");
+  ::close(held);
+  // Then nobody comes: it ends by itself, cleanly, and takes its socket with it.
+  auto m = master->wait(60s);
+  EXPECT_EQ(m.exit_code, 0) << m.err;
+  EXPECT_FALSE(std::filesystem::exists(sock()));
+  EXPECT_EQ(m.err.find("rexec: 127.0.0.1:"), std::string::npos) << "no failure reported: " << m.err;
+}
+
 TEST_F(MasterTest, WithoutAMasterTheClientConnectsDirectly) {
   // No socket at all, then a stale one (bound, nobody listening): both go direct, with the key.
   for (int round = 0; round < 2; ++round) {
@@ -298,6 +313,9 @@ TEST_F(MasterTest, WrongUseIsRefusedWithOneLine) {
   auto with_cmd = run(concat(client(), {"-M", "-S", dir_.file("m2"), daemon_->target(), "true"}));
   EXPECT_EQ(with_cmd.exit_code, 255);
   EXPECT_NE(with_cmd.err.find("-M runs no command itself"), std::string::npos) << with_cmd.err;
+  auto persist = run(concat(client(), {"--persist", "5", "-S", sock(), daemon_->target(), "true"}));
+  EXPECT_EQ(persist.exit_code, 255);
+  EXPECT_NE(persist.err.find("--persist is for the master (-M)"), std::string::npos) << persist.err;
   auto fanout = run(concat(client(), {"-S", sock(), "-H", daemon_->target(), "true"}));
   EXPECT_EQ(fanout.exit_code, 255);
   EXPECT_NE(fanout.err.find("-S and -M work with one host"), std::string::npos) << fanout.err;

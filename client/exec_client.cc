@@ -31,12 +31,16 @@ ExecClient::ExecClient(uv_loop_t* loop, HostPort target, ClientKey key, ExecPara
 ExecClient::~ExecClient() = default;
 
 void ExecClient::start() {
+  startTimers();
+  resolve();
+}
+
+void ExecClient::startTimers() {
   uv_timer_init(loop_, &connect_timer_);
   uv_timer_init(loop_, &result_timer_);
   open_handles_ += 2;
   connect_timer_.data = result_timer_.data = this;
   armConnectTimer();
-  resolve();
 }
 
 void ExecClient::startAsMaster() {
@@ -46,11 +50,7 @@ void ExecClient::startAsMaster() {
 
 void ExecClient::startOnMaster(int fd) {
   session_.setRole(ClientSession::Role::ViaMaster, knownHostLabel(target_.host, target_.port));
-  uv_timer_init(loop_, &connect_timer_);
-  uv_timer_init(loop_, &result_timer_);
-  open_handles_ += 2;
-  connect_timer_.data = result_timer_.data = this;
-  armConnectTimer();
+  startTimers();
   via_master_ = true;
   uv_pipe_init(loop_, &pipe_, 0);
   ++open_handles_;

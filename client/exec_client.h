@@ -75,6 +75,8 @@ class ExecClient final : public ClientSessionHost {
   void resolve();
   // The connect bound: from the start until the request is sent (restarted after the host key
   // was accepted, which may have taken a question on the terminal).
+  // Both timers, with the connect bound running: the first step of start() and startOnMaster().
+  void startTimers();
   void armConnectTimer();
   void connectNext();
   void onConnected(int status);

@@ -122,22 +122,15 @@ void MasterClient::onFrame(Frame& frame) {
   uint32_t id = 0;
   switch (frame.msg_case()) {
     case Frame::kStdinData:
-    case Frame::kStdinClose: {
       if (stdin_closed_) return;
-      const bool close = frame.msg_case() == Frame::kStdinClose;
-      if ((close ? frame.stdin_close().exec_id() : frame.stdin_data().exec_id()) != ClientSession::kExecId) {
-        refuse(fmt::format("protocol error: unknown command {}",
-                           close ? frame.stdin_close().exec_id() : frame.stdin_data().exec_id()));
-        return;
-      }
-      stdin_closed_ = close;
-      if (close)
-        frame.mutable_stdin_close()->set_exec_id(remote_id_);
-      else
-        frame.mutable_stdin_data()->set_exec_id(remote_id_);
-      sendStdin(std::move(frame));
-      return;
-    }
+      id = frame.stdin_data().exec_id();
+      frame.mutable_stdin_data()->set_exec_id(remote_id_);
+      break;
+    case Frame::kStdinClose:
+      if (stdin_closed_) return;
+      id = frame.stdin_close().exec_id();
+      frame.mutable_stdin_close()->set_exec_id(remote_id_);
+      break;
     case Frame::kSignal:
       if (!signalFromName(frame.signal().name())) {
         refuse(fmt::format("unknown signal {}", printableText(frame.signal().name().substr(0, 32))));
@@ -162,6 +155,11 @@ void MasterClient::onFrame(Frame& frame) {
   }
   if (id != ClientSession::kExecId) {
     refuse(fmt::format("protocol error: unknown command {}", id));
+    return;
+  }
+  if (frame.has_stdin_data() || frame.has_stdin_close()) {
+    stdin_closed_ = frame.has_stdin_close();
+    sendStdin(std::move(frame));  // in order, within the stdin window
     return;
   }
   master_.sendToServer(frame);
@@ -194,49 +192,38 @@ void MasterClient::onStdinAck(uint64_t bytes) {
   sendHeldStdin();
 }
 
-void MasterClient::write(std::string_view bytes) {
-  if (socket_closing_ || bytes.empty()) return;
+void MasterClient::write(std::string_view bytes) { send(bytes, false); }
+
+void MasterClient::writeOutput(std::string_view data) { send(data, true); }
+
+void MasterClient::send(std::string_view bytes, bool output) {
+  if (bytes.empty()) return;
+  if (socket_closing_) {
+    if (output) consumed(bytes.size());  // nobody to read it: it must not hold the command up
+    return;
+  }
   size_t written = 0;
   const int err =
-      writeBorrowed(reinterpret_cast<uv_stream_t*>(&pipe_), bytes, written, [this](int, size_t n) {
+      writeBorrowed(reinterpret_cast<uv_stream_t*>(&pipe_), bytes, written, [this, output](int, size_t n) {
         queued_ -= n;
+        if (output) consumed(n);
         updateFull();
       });
   if (err != 0) {
+    if (output) consumed(bytes.size());
     leave();
     return;
   }
   queued_ += bytes.size() - written;
-  updateFull();
-}
-
-void MasterClient::writeOutput(std::string_view data) {
-  if (socket_closing_) {
-    consumed(data.size());  // nobody to read it: it must not hold the command up
-    return;
-  }
-  size_t written = 0;
-  const int err = writeBorrowed(reinterpret_cast<uv_stream_t*>(&pipe_), data, written, [this](int, size_t n) {
-    queued_ -= n;
-    consumed(n);
-    updateFull();
-  });
-  if (err != 0) {
-    consumed(data.size());
-    leave();
-    return;
-  }
-  queued_ += data.size() - written;
-  consumed(written);
+  if (output) consumed(written);
   updateFull();
 }
 
 void MasterClient::consumed(size_t bytes) {
-  // An acknowledgement every quarter MiB: well inside the server's window, so a client that
+  // An acknowledgement every kCreditAckStep: well inside the server's window, so a client that
   // keeps reading never sees its command paused, and a small output costs no frame at all.
-  constexpr uint64_t kAckStep = 256 * 1024;
   unacked_ += bytes;
-  if (unacked_ < kAckStep || remote_id_ == 0 || result_in_ ||
+  if (unacked_ < kCreditAckStep || remote_id_ == 0 || result_in_ ||
       !(master_.features() & rxpb::v1::FEATURE_CREDIT))
     return;
   Frame f;

@@ -71,6 +71,8 @@ class MasterClient final : private DataFrameReader::Sink {
   // the result, and it would report a lost connection instead (as rexecd's lingering close). Not
   // graceful: at once.
   void closeSocket(bool graceful);
+  // write() and writeOutput(): `output` counts the bytes as command output the socket took.
+  void send(std::string_view bytes, bool output);
   void updateFull();
   void consumed(size_t bytes);
   // Stdin and its end go to the server in order, and within the command's stdin window

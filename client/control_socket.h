@@ -2,21 +2,49 @@
 // The Unix socket a connection-sharing master (rexec -M -S PATH) listens on, and that rexec -S
 // connects to. Plain system calls: a connect to a local socket answers at once, so the one-shot
 // client learns whether a master is there before it loads a key or sets up TLS.
+//
+// A master appears at PATH only when it can serve, as OpenSSH's does: it binds a socket of its
+// own beside PATH (PATH.XXXXXXXX), listens there once its connection is authenticated, and then
+// link()s it to PATH, which fails if another master got there first. So two masters started at
+// once (rexec -S PATH --persist starts one when none answers) never take each other's place, and
+// a client never finds a master at PATH that is not yet listening.
+#include <sys/types.h>
+
 #include <string>
 
 #include "common/status.h"
 
 namespace rx {
 
+// The longest PATH: a sockaddr_un's path less the master's suffix for its own socket.
+size_t maxControlPathSize();
+
 // A connected socket to the master at `path`, or -1 when none answers there (no such file, a
 // stale socket, no permission); `error` then says why. The caller owns the descriptor.
 int connectControlSocket(const std::string& path, std::string& error);
 
-// A socket bound at `path`, mode 0600, not yet listening: until the master listen()s (once its
-// connection is authenticated), a client's connect is refused at once and it connects directly.
-// A stale socket (nobody answers) is replaced; a live master or any other kind of file there is an
-// error.
-Status bindControlSocket(const std::string& path, int& fd);
+// For a master about to start: an error when `path` cannot become its socket (too long, a live
+// master there, or a file that is not a socket). A stale socket there is fine: it is replaced
+// when the master publishes its own. `taken`: the error is that a master answers there.
+Status checkControlPath(const std::string& path, bool& taken);
+
+// The master's own socket, bound beside `path` (named in `bound_path`), mode 0600, not yet
+// listening and not yet at `path`.
+Status bindControlSocket(const std::string& path, int& fd, std::string& bound_path);
+
+// Puts the listening socket at `bound_path` in place at `path` (replacing a stale socket) and
+// removes the name `bound_path`. On failure `taken` says whether another master is there now;
+// `bound_path` is removed either way.
+struct PublishedSocket {
+  dev_t dev = 0;
+  ino_t ino = 0;
+};
+Status publishControlSocket(const std::string& bound_path, const std::string& path,
+                            PublishedSocket& published, bool& taken);
+
+// Removes `path` if it is still the socket this master published (another master may have
+// replaced it after this one's was removed by hand).
+void unpublishControlSocket(const std::string& path, const PublishedSocket& published);
 
 // Whether the process at the other end of the connected Unix socket `fd` runs as this process's
 // user (SO_PEERCRED): only it may use the master's authenticated connection.

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "client/auto_master.h"
 #include "client/control_socket.h"
 #include "client/exit_status.h"
 #include "client/fanout.h"
@@ -18,6 +19,32 @@
 #include "common/crypto_library.h"
 #include "common/key_file.h"
 #include "common/limits.h"
+
+namespace {
+
+// The command through the master on `fd` (rexec -S PATH with a master answering).
+int runThroughMaster(int fd, rx::ClientOptions& opts, const rx::HostPort& target,
+                     const rx::ClientTimeouts& timeouts) {
+  // Someone else's socket where ours should be (a shared folder): it would see the command,
+  // its environment and its stdin. Refused, not bypassed: the user should know.
+  if (std::string who; !rx::peerIsThisUser(fd, who)) {
+    std::fprintf(stderr, "rexec: %s: the master there is not this user's (%s); not used\n",
+                 opts.control_path.c_str(), who.c_str());
+    close(fd);
+    return rx::kExitFailure;
+  }
+  signal(SIGPIPE, SIG_IGN);
+  int status = rx::kExitFailure;
+  {
+    rx::OneHostCommand client(uv_default_loop(), target, rx::ClientKey{}, std::move(opts.params), timeouts,
+                              nullptr, rx::HostKeyPolicy{}, fd);
+    status = client.run();
+  }
+  uv_loop_close(uv_default_loop());
+  return status;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   // Buffers of a stream's size (512 KiB chunks, and what the socket could not take at once, queued
@@ -53,27 +80,26 @@ int main(int argc, char** argv) {
   rx::ClientTimeouts timeouts;
   timeouts.connect_ms = static_cast<uint64_t>(opts.connect_timeout_s * 1000.0);
   // A master answering on -S takes the command as it is: no key, no TLS, no host key to check
-  // here (its connection did all that). None answering: connect directly, as ssh does.
+  // here (its connection did all that). None answering: with --persist, start one (and this
+  // process may come back from that as the master itself); else connect directly, as ssh does.
+  int ready_fd = -1;
   if (!opts.master && !opts.control_path.empty()) {
     std::string why;
-    if (const int fd = rx::connectControlSocket(opts.control_path, why); fd >= 0) {
-      // Someone else's socket where ours should be (a shared folder): it would see the command,
-      // its environment and its stdin. Refused, not bypassed: the user should know.
-      if (std::string who; !rx::peerIsThisUser(fd, who)) {
-        std::fprintf(stderr, "rexec: %s: the master there is not this user's (%s); not used\n",
-                     opts.control_path.c_str(), who.c_str());
-        return rx::kExitFailure;
+    int fd = rx::connectControlSocket(opts.control_path, why);
+    if (fd < 0 && opts.persist_s > 0) {
+      using Outcome = rx::AutoMasterLaunch::Outcome;
+      const rx::AutoMasterLaunch launch = rx::launchAutoMaster(
+          argc, argv, "rexec -M -S " + opts.control_path + " " + opts.target + " (started by -S --persist)");
+      if (launch.outcome == Outcome::Failed) return rx::kExitFailure;  // it said why
+      if (launch.outcome == Outcome::InMaster) {
+        opts.master = true;
+        ready_fd = launch.ready_fd;
+      } else {
+        // Ready: ours. Unavailable: another master's, if one got there first; else direct.
+        fd = rx::connectControlSocket(opts.control_path, why);
       }
-      signal(SIGPIPE, SIG_IGN);
-      int status = rx::kExitFailure;
-      {
-        rx::OneHostCommand client(uv_default_loop(), target, rx::ClientKey{}, std::move(opts.params),
-                                  timeouts, nullptr, rx::HostKeyPolicy{}, fd);
-        status = client.run();
-      }
-      uv_loop_close(uv_default_loop());
-      return status;
     }
+    if (fd >= 0) return runThroughMaster(fd, opts, target, timeouts);
   }
   // The client's TLS policy is fixed in code (tls_engine.cc); the system's openssl.cnf has
   // nothing to add to it, and parsing it cost 1.7 M instructions (of 24 M) per command. Nor does
@@ -109,7 +135,9 @@ int main(int argc, char** argv) {
   if (opts.master) {
     rx::Master master(uv_default_loop(), target, opts.control_path, std::move(key), timeouts, tls.get(),
                       std::move(host_keys), static_cast<uint64_t>(opts.persist_s * 1000.0));
+    if (ready_fd >= 0) master.notifyWhenReady(ready_fd);
     status = master.run();
+    if (ready_fd >= 0 && master.socketUnavailable()) rx::reportSocketUnavailable(ready_fd);
   } else if (opts.fanout.enabled()) {
     rx::Fanout fanout(uv_default_loop(), std::move(targets), std::move(key), std::move(opts.params), timeouts,
                       tls.get(), std::move(host_keys), std::move(opts.fanout));

@@ -1,13 +1,14 @@
 #include "client/master.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 
 #include <fmt/format.h>
 
-#include "client/control_socket.h"
 #include "client/exit_status.h"
 #include "client/known_hosts.h"
 #include "common/limits.h"
@@ -37,11 +38,20 @@ Master::Master(uv_loop_t* loop, HostPort target, std::string control_path, Clien
 Master::~Master() = default;
 
 int Master::run() {
-  // Bound now, so that a bad path fails before any network traffic; listening only once the
-  // connection is authenticated (until then a client's connect is refused and it goes direct).
+  // Checked and bound now, so that a bad path fails before any network traffic; listening and
+  // in place at the path only once the connection is authenticated (control_socket.h).
   int fd = -1;
-  if (Status s = bindControlSocket(path_, fd); !s) {
-    std::fprintf(stderr, "rexec: %s\n", s.message().c_str());
+  bool taken = false;
+  Status socket = checkControlPath(path_, taken);
+  if (socket) socket = bindControlSocket(path_, fd, bound_path_);
+  if (!socket) {
+    socket_unavailable_ = true;
+    // Started for a client (notifyWhenReady) that found no master a moment ago: it uses the one
+    // there now, so nothing to say.
+    if (ready_fd_ < 0)
+      std::fprintf(stderr, "rexec: %s\n", socket.message().c_str());
+    else if (!taken)
+      std::fprintf(stderr, "rexec: %s (the command runs without a master)\n", socket.message().c_str());
     return kExitFailure;
   }
   uv_pipe_init(loop_, &listener_, 0);
@@ -73,12 +83,49 @@ void Master::onExecStarted(ExecClient&) {
           uv_listen(reinterpret_cast<uv_stream_t*>(&listener_), 128,
                     [](uv_stream_t* s, int status) { static_cast<Master*>(s->data)->onConnection(status); });
       err != 0) {
-    conn_.abort(fmt::format("cannot listen on {}: {}", path_, uv_strerror(err)));
+    failSocket(Status::Error(fmt::format("cannot listen on {}: {}", bound_path_, uv_strerror(err))), false);
     return;
   }
+  bool taken = false;
+  if (Status s = publishControlSocket(bound_path_, path_, published_as_, taken); !s) {
+    // Another master got there first: a client that started this one uses that one instead,
+    // so nothing to say then.
+    failSocket(s, taken && ready_fd_ >= 0);
+    return;
+  }
+  published_ = true;
   listening_ = true;
-  std::fprintf(stderr, "rexec: master for %s listening on %s\n", label.c_str(), path_.c_str());
+  becomeReady(label);
   updateIdleTimer();
+}
+
+void Master::failSocket(const Status& status, bool quiet) {
+  socket_unavailable_ = true;
+  failure_ = quiet            ? std::string()
+             : ready_fd_ >= 0 ? status.message() + " (the command runs without a master)"
+                              : status.message();
+  conn_.abort(status.message());
+}
+
+void Master::becomeReady(const std::string& label) {
+  if (ready_fd_ < 0) {
+    std::fprintf(stderr, "rexec: master for %s listening on %s\n", label.c_str(), path_.c_str());
+    return;
+  }
+  // The client that started this master runs its command through it now. This master is no
+  // longer part of that client's job: a new session (no SIGINT or SIGHUP from its terminal) and
+  // none of its streams, so that whoever waits for the client's output to end is not kept
+  // waiting by the master (as ssh's ControlPersist).
+  const char ready = 'R';
+  while (write(ready_fd_, &ready, 1) < 0 && errno == EINTR) {
+  }
+  close(ready_fd_);
+  ready_fd_ = -1;
+  setsid();
+  if (const int null = open("/dev/null", O_RDWR | O_CLOEXEC); null >= 0) {
+    for (int std_fd = 0; std_fd < 3; ++std_fd) dup2(null, std_fd);
+    close(null);
+  }
 }
 
 void Master::updateIdleTimer() {
@@ -204,7 +251,10 @@ void Master::onExecDone(ExecClient&, const ExecOutcome& outcome) {
   for (uv_signal_t* s : {&sig_int_, &sig_term_, &sig_hup_})
     if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(s)))
       uv_close(reinterpret_cast<uv_handle_t*>(s), nullptr);
-  if (stopping_) {
+  if (failure_) {
+    exit_status_ = kExitFailure;
+    if (!failure_->empty()) std::fprintf(stderr, "rexec: %s\n", failure_->c_str());
+  } else if (stopping_) {
     exit_status_ = 0;
   } else {
     exit_status_ = kExitFailure;
@@ -215,8 +265,10 @@ void Master::onExecDone(ExecClient&, const ExecOutcome& outcome) {
 void Master::closeListener() {
   if (listener_closed_) return;
   listener_closed_ = true;
-  // Ours: bindControlSocket made sure no other master listened there.
-  unlink(path_.c_str());
+  if (published_)
+    unpublishControlSocket(path_, published_as_);
+  else if (!bound_path_.empty())
+    unlink(bound_path_.c_str());
   uv_close(reinterpret_cast<uv_handle_t*>(&listener_), nullptr);
 }
 

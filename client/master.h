@@ -10,8 +10,10 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
+#include "client/control_socket.h"
 #include "client/exec_client.h"
 #include "client/master_client.h"
 
@@ -29,6 +31,15 @@ class Master final : public ExecObserver {
   // Runs until stopped (SIGINT, SIGTERM, SIGHUP: exit 0; the server then stops the commands
   // still running) or until the shared connection fails (255, with a "rexec: ..." line).
   int run();
+
+  // Started by a client for its own command (rexec -S PATH --persist, client/auto_master.h):
+  // once the socket is in place, write 'R' to `fd`, close it, and leave the client's terminal
+  // and standard streams (a new session, /dev/null), instead of announcing itself on stderr. A
+  // master that cannot have the socket writes nothing; socketUnavailable() then says so.
+  void notifyWhenReady(int fd) { ready_fd_ = fd; }
+  // The socket could not be had (a path that is not a socket, another master there, no
+  // permission): the client can still run its command directly.
+  bool socketUnavailable() const { return socket_unavailable_; }
 
   // For MasterClient. The features agreed with the server.
   uint64_t features() const { return conn_.features(); }
@@ -59,10 +70,19 @@ class Master final : public ExecObserver {
   // --persist: armed while no local client is connected.
   void updateIdleTimer();
   void closeListener();
+  // The socket cannot be had: ends the master with `message` ("" for none).
+  void failSocket(const Status& status, bool quiet);
+  void becomeReady(const std::string& label);
 
   uv_loop_t* loop_;
   HostPort target_;
   std::string path_;
+  std::string bound_path_;  // the listener's own name until published at path_
+  bool published_ = false;
+  PublishedSocket published_as_;
+  int ready_fd_ = -1;
+  bool socket_unavailable_ = false;
+  std::optional<std::string> failure_;  // said instead of the connection's end
   ExecClient conn_;
   std::string greeting_;
   uv_pipe_t listener_{};

@@ -98,8 +98,10 @@ ParseOutcome parseClientOptions(int argc, const char* const* argv, ClientOptions
                "be the master for -S PATH: connect and authenticate once, then run the commands of "
                "'rexec -S PATH HOST cmd' on that connection until stopped (SIGTERM, SIGINT, SIGHUP)");
   app.add_option("--persist", opts.persist_s,
-                 "with -M: exit after SECONDS without any client (as ssh's ControlPersist); default: "
-                 "run until stopped")
+                 "with -S and a command: when no master answers, start one in the background for the "
+                 "command and the next ones (as ssh's ControlMaster auto); the master exits after "
+                 "SECONDS without any client (as ssh's ControlPersist). With -M: the same exit; "
+                 "default: run until stopped")
       ->check(CLI::PositiveNumber);
   app.add_option("host", opts.target, "HOST[:PORT] (default port 5512)");
   FanoutOptions& fo = opts.fanout;
@@ -140,6 +142,8 @@ ParseOutcome parseClientOptions(int argc, const char* const* argv, ClientOptions
       "       rexec -t HOST[:PORT] [--] PROG [ARG...]      (interactive, on a terminal)\n"
       "       rexec -M -S PATH HOST[:PORT]                 (a master sharing its connection)\n"
       "       rexec -S PATH HOST[:PORT] [--] PROG [ARG...]  (through that master)\n"
+      "       rexec -S PATH --persist SECONDS HOST[:PORT] [--] PROG [ARG...]\n"
+      "                                  (through that master, started in the background if none)\n"
       "Options may stand before or after HOST; the first word after HOST that is not an option "
       "(or the word after --) starts the remote command, which is passed on exactly as given.");
 
@@ -206,8 +210,8 @@ ParseOutcome parseClientOptions(int argc, const char* const* argv, ClientOptions
   }
   if (opts.master || !opts.control_path.empty() || opts.persist_s > 0) {
     const char* bad = nullptr;
-    if (opts.persist_s > 0 && !opts.master)
-      bad = "--persist is for the master (-M)";
+    if (opts.persist_s > 0 && opts.control_path.empty())
+      bad = "--persist needs -S PATH: the master's socket";
     else if (opts.master && opts.control_path.empty())
       bad = "-M needs -S PATH: the socket to listen on";
     else if (fo.enabled())

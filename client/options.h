@@ -21,8 +21,10 @@ struct ClientOptions {
   int tty = 0;
   // -S PATH: a connection-sharing master's socket (client/master.h): used when one answers there.
   std::string control_path;
-  bool master = false;   // -M: be that master
-  double persist_s = 0;  // -M --persist: exit after this long without a client (0: run until stopped)
+  bool master = false;  // -M: be that master
+  // --persist: a master exits after this long without a client (0: run until stopped); with -S
+  // and no -M, a master is started when none answers (client/auto_master.h).
+  double persist_s = 0;
   FanoutOptions fanout;
 };
 

@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <memory>
 
@@ -40,6 +41,24 @@ class MasterTest : public RexecTest {
     argv.push_back("--");
     argv.insert(argv.end(), command.begin(), command.end());
     return argv;
+  }
+  // The pid of the master answering on sock() (SO_PEERCRED), for a master the test did not start
+  // itself (rexec -S --persist started it); -1 when none answers.
+  pid_t masterPid() const {
+    const int fd = connectRaw();
+    ucred cred{};
+    socklen_t len = sizeof cred;
+    const bool ok = fd >= 0 && ::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0;
+    if (fd >= 0) ::close(fd);
+    return ok ? cred.pid : -1;
+  }
+  // What is in the test's folder beside the socket: a master's own name for its socket
+  // (master.sock.XXXXXXXX) must never be left behind.
+  std::vector<std::string> socketLeftovers() const {
+    std::vector<std::string> names;
+    for (auto& e : std::filesystem::directory_iterator(dir_.path()))
+      if (e.path().filename().string().rfind("master.sock.", 0) == 0) names.push_back(e.path().string());
+    return names;
   }
   std::string mark(int base) const { return std::to_string(base) + "." + std::to_string(daemon_->pid()); }
 
@@ -269,6 +288,98 @@ TEST_F(MasterTest, WithPersistAnIdleMasterEndsButNotWhileItServes) {
   EXPECT_EQ(m.err.find("rexec: 127.0.0.1:"), std::string::npos) << "no failure reported: " << m.err;
 }
 
+TEST_F(MasterTest, WithPersistTheFirstCommandStartsAMasterThatTheNextOnesUse) {
+  // No master: the first command starts one in the background and runs through it. Its output
+  // ends with the command (the master keeps none of the client's streams: run() reads both to
+  // their end), and the master says nothing.
+  auto first = run(rexec({"sh", "-c", "echo first; exit 3"}, {"-S", sock(), "--persist", "600"}));
+  EXPECT_EQ(first.exit_code, 3) << first.err;
+  EXPECT_EQ(first.out, "first\n");
+  EXPECT_EQ(first.err, "");
+  const pid_t master = masterPid();
+  ASSERT_GT(master, 0) << "no master answers on " << sock();
+  // Out of the client's session and job, its streams given up, and named for what it is.
+  EXPECT_NE(::getsid(master), ::getsid(0));
+  for (int fd = 0; fd < 3; ++fd) {
+    std::error_code ec;
+    EXPECT_EQ(
+        std::filesystem::read_symlink("/proc/" + std::to_string(master) + "/fd/" + std::to_string(fd), ec),
+        "/dev/null")
+        << "fd " << fd;
+  }
+  EXPECT_EQ(readFile("/proc/" + std::to_string(master) + "/cmdline").find("rexec -M -S " + sock()), 0u);
+  struct stat st;
+  ASSERT_EQ(::stat(sock().c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  // The next commands go through it: no key of their own, one authentication in all.
+  for (int i = 0; i < 3; ++i) {
+    auto r = run(viaMaster({"echo", "next"}, {"--persist", "600"}));
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.out, "next\n");
+  }
+  EXPECT_EQ(daemon_->countLog(": authenticated with key"), 1u);
+  EXPECT_EQ(masterPid(), master);
+  EXPECT_TRUE(socketLeftovers().empty());
+  // It stops as a master started by hand does, and takes its socket with it.
+  ASSERT_EQ(::kill(master, SIGTERM), 0);
+  EXPECT_TRUE(waitProcessGone(master));
+  EXPECT_FALSE(std::filesystem::exists(sock()));
+}
+
+TEST_F(MasterTest, WithPersistManyFirstCommandsAtOnceEndWithOneMaster) {
+  // Twelve first commands at once, each starting a master: masters that lose the race to the
+  // socket (published with link(), which only one can win) end, quietly, and their clients use
+  // the winner (or run directly); every command completes with its own output.
+  std::vector<std::unique_ptr<Subprocess>> clients;
+  for (int i = 0; i < 12; ++i)
+    clients.push_back(std::make_unique<Subprocess>(
+        rexec({"sh", "-c", "echo " + std::to_string(i)}, {"-S", sock(), "--persist", "600"})));
+  for (int i = 0; i < 12; ++i) {
+    auto r = clients[i]->wait();
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.out, std::to_string(i) + "\n");
+    EXPECT_EQ(r.err, "") << "command " << i;
+  }
+  const pid_t master = masterPid();
+  ASSERT_GT(master, 0);
+  for (auto& p : processes()) {
+    if (p.pid != master && p.cmdline.find("rexec -M -S " + sock()) != std::string::npos) {
+      EXPECT_TRUE(waitProcessGone(p.pid)) << "a master that lost the race still runs: " << p.cmdline;
+    }
+  }
+  EXPECT_TRUE(socketLeftovers().empty());
+  auto r = run(viaMaster({"echo", "shared"}));
+  EXPECT_EQ(r.out, "shared\n") << r.err;
+  ASSERT_EQ(::kill(master, SIGTERM), 0);
+  EXPECT_TRUE(waitProcessGone(master));
+}
+
+TEST_F(MasterTest, WithPersistAMasterThatCannotStartSaysWhyOnce) {
+  // Nothing listens on port 1 of 127.0.0.1: the master says why, the client adds nothing and
+  // fails as a direct client would; no socket is left behind.
+  auto dead = run(concat(client(), {"-S", sock(), "--persist", "600", "127.0.0.1:1", "true"}));
+  EXPECT_EQ(dead.exit_code, 255);
+  EXPECT_EQ(dead.err, "rexec: 127.0.0.1: cannot connect to 127.0.0.1:1: connection refused\n");
+  EXPECT_FALSE(std::filesystem::exists(sock()));
+  EXPECT_TRUE(socketLeftovers().empty());
+  // A path that cannot be a socket: said once, and the command runs directly.
+  writeFile(dir_.file("plain"), "x");
+  auto plain = run(rexec({"echo", "direct"}, {"-S", dir_.file("plain"), "--persist", "600"}));
+  EXPECT_EQ(plain.exit_code, 0) << plain.err;
+  EXPECT_EQ(plain.out, "direct\n");
+  EXPECT_EQ(plain.err, "rexec: " + dir_.file("plain") +
+                           " exists and is not a socket (the command runs without a master)\n");
+  EXPECT_EQ(readFile(dir_.file("plain")), "x");
+  // A host key that is not known, and no terminal to ask on: refused by the master, once.
+  auto unknown = run(concat({rexecPath(), "-i", key_, "--known-hosts", dir_.file("empty-kh")},
+                            {"-S", sock(), "--persist", "600", daemon_->target(), "true"}));
+  EXPECT_EQ(unknown.exit_code, 255);
+  EXPECT_NE(unknown.err.find("is not known"), std::string::npos) << unknown.err;
+  EXPECT_EQ(std::count(unknown.err.begin(), unknown.err.end(), '\n'), 1) << unknown.err;
+  EXPECT_FALSE(std::filesystem::exists(sock()));
+  EXPECT_TRUE(socketLeftovers().empty());
+}
+
 TEST_F(MasterTest, WithoutAMasterTheClientConnectsDirectly) {
   // No socket at all, then a stale one (bound, nobody listening): both go direct, with the key.
   for (int round = 0; round < 2; ++round) {
@@ -313,9 +424,9 @@ TEST_F(MasterTest, WrongUseIsRefusedWithOneLine) {
   auto with_cmd = run(concat(client(), {"-M", "-S", dir_.file("m2"), daemon_->target(), "true"}));
   EXPECT_EQ(with_cmd.exit_code, 255);
   EXPECT_NE(with_cmd.err.find("-M runs no command itself"), std::string::npos) << with_cmd.err;
-  auto persist = run(concat(client(), {"--persist", "5", "-S", sock(), daemon_->target(), "true"}));
+  auto persist = run(concat(client(), {"--persist", "5", daemon_->target(), "true"}));
   EXPECT_EQ(persist.exit_code, 255);
-  EXPECT_NE(persist.err.find("--persist is for the master (-M)"), std::string::npos) << persist.err;
+  EXPECT_NE(persist.err.find("--persist needs -S PATH"), std::string::npos) << persist.err;
   auto fanout = run(concat(client(), {"-S", sock(), "-H", daemon_->target(), "true"}));
   EXPECT_EQ(fanout.exit_code, 255);
   EXPECT_NE(fanout.err.find("-S and -M work with one host"), std::string::npos) << fanout.err;

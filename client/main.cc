@@ -12,7 +12,9 @@
 #include "client/exit_status.h"
 #include "client/fanout.h"
 #include "client/fanout_targets.h"
+#include "client/known_hosts.h"
 #include "client/master.h"
+#include "client/master_control.h"
 #include "client/one_host_command.h"
 #include "client/options.h"
 #include "client/raw_terminal.h"
@@ -67,6 +69,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "rexec: %s\n", s.message().c_str());
     return rx::kExitFailure;
   }
+  if (!opts.control_command.empty())
+    return rx::controlMaster(opts.control_command, opts.control_path,
+                             rx::knownHostLabel(target.host, target.port));
   if (opts.tty > 0) {
     // As ssh: -t needs a local terminal to make sense of; -tt asks for one anyway.
     const std::optional<rx::TerminalSize> size = rx::readTerminalSize(STDIN_FILENO);

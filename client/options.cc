@@ -103,6 +103,9 @@ ParseOutcome parseClientOptions(int argc, const char* const* argv, ClientOptions
                  "SECONDS without any client (as ssh's ControlPersist). With -M: the same exit; "
                  "default: run until stopped")
       ->check(CLI::PositiveNumber);
+  app.add_option("-O,--control-command", opts.control_command,
+                 "with -S and no command: 'check' whether a master for HOST answers on PATH (prints "
+                 "its pid), or 'exit': stop it (as ssh -O)");
   app.add_option("host", opts.target, "HOST[:PORT] (default port 5512)");
   FanoutOptions& fo = opts.fanout;
   app.add_option("-H,--hosts", fo.host_lists,
@@ -144,6 +147,7 @@ ParseOutcome parseClientOptions(int argc, const char* const* argv, ClientOptions
       "       rexec -S PATH HOST[:PORT] [--] PROG [ARG...]  (through that master)\n"
       "       rexec -S PATH --persist SECONDS HOST[:PORT] [--] PROG [ARG...]\n"
       "                                  (through that master, started in the background if none)\n"
+      "       rexec -S PATH -O check|exit HOST[:PORT]      (is that master there; stop it)\n"
       "Options may stand before or after HOST; the first word after HOST that is not an option "
       "(or the word after --) starts the remote command, which is passed on exactly as given.");
 
@@ -208,9 +212,16 @@ ParseOutcome parseClientOptions(int argc, const char* const* argv, ClientOptions
     exit_code = kExitFailure;
     return ParseOutcome::Exit;
   }
-  if (opts.master || !opts.control_path.empty() || opts.persist_s > 0) {
+  if (opts.master || !opts.control_path.empty() || opts.persist_s > 0 || !opts.control_command.empty()) {
+    const bool control = !opts.control_command.empty();
     const char* bad = nullptr;
-    if (opts.persist_s > 0 && opts.control_path.empty())
+    if (control && opts.control_command != "check" && opts.control_command != "exit")
+      bad = "-O takes 'check' or 'exit'";
+    else if (control && opts.control_path.empty())
+      bad = "-O needs -S PATH: the master's socket";
+    else if (control && (opts.master || opts.persist_s > 0 || !command.empty() || force_tty > 0))
+      bad = "-O asks a master only: no -M, --persist, -t or command with it";
+    else if (opts.persist_s > 0 && opts.control_path.empty())
       bad = "--persist needs -S PATH: the master's socket";
     else if (opts.master && opts.control_path.empty())
       bad = "-M needs -S PATH: the socket to listen on";
@@ -225,7 +236,7 @@ ParseOutcome parseClientOptions(int argc, const char* const* argv, ClientOptions
       exit_code = kExitFailure;
       return ParseOutcome::Exit;
     }
-    if (opts.master) return ParseOutcome::Run;
+    if (opts.master || control) return ParseOutcome::Run;
   }
   if (command.empty()) {
     std::fprintf(stderr, "rexec: no command given (see rexec --help)\n");

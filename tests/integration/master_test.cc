@@ -288,6 +288,53 @@ TEST_F(MasterTest, WithPersistAnIdleMasterEndsButNotWhileItServes) {
   EXPECT_EQ(m.err.find("rexec: 127.0.0.1:"), std::string::npos) << "no failure reported: " << m.err;
 }
 
+TEST_F(MasterTest, ControlCommandsCheckForAMasterAndStopIt) {
+  const std::vector<std::string> base = {rexecPath(), "-S", sock()};
+  // None yet: as ssh -O check, a failure with the reason.
+  auto none = run(concat(base, {"-O", "check", daemon_->target()}));
+  EXPECT_EQ(none.exit_code, 255);
+  EXPECT_EQ(none.err, "rexec: no master on " + sock() + ": No such file or directory\n");
+  auto master = startMaster();
+  const std::string label = "[127.0.0.1]:" + std::to_string(daemon_->port());
+  auto check = run(concat(base, {"-O", "check", daemon_->target()}));
+  EXPECT_EQ(check.exit_code, 0) << check.err;
+  EXPECT_EQ(check.out,
+            "master for " + label + " on " + sock() + ", pid " + std::to_string(master->pid()) + "\n");
+  // Asked about another host: not this master.
+  auto other = run(concat(base, {"-O", "exit", "127.0.0.1:1"}));
+  EXPECT_EQ(other.exit_code, 255);
+  EXPECT_EQ(other.err,
+            "rexec: the master on " + sock() + " runs commands on " + label + ", not [127.0.0.1]:1\n");
+  // exit: the master stops as on SIGTERM (exit 0, socket removed, its commands ended), and
+  // -O exit returns once it is gone.
+  Subprocess::Options o;
+  o.keep_stdin_open = true;
+  Subprocess running(viaMaster({"sh", "-c", "echo ready; exec sleep " + mark(406)}), o);
+  ASSERT_TRUE(running.waitForStdout("ready\n"));
+  auto exit = run(concat(base, {"-O", "exit", daemon_->target()}));
+  EXPECT_EQ(exit.exit_code, 0) << exit.err;
+  EXPECT_EQ(exit.err,
+            "rexec: stopped the master on " + sock() + " (pid " + std::to_string(master->pid()) + ")\n");
+  EXPECT_FALSE(std::filesystem::exists(sock()));
+  auto r = running.wait();
+  EXPECT_EQ(r.exit_code, 255);
+  EXPECT_NE(r.err.find("the master was stopped"), std::string::npos) << r.err;
+  auto m = master->wait();
+  EXPECT_EQ(m.exit_code, 0);
+  // The two questions left no trace in the master's own output.
+  EXPECT_EQ(m.err, "rexec: master for " + label + " listening on " + sock() + "\n");
+  // Wrong use, one line each.
+  for (auto& [args, message] : std::vector<std::pair<std::vector<std::string>, std::string>>{
+           {{"-S", sock(), "-O", "stop", daemon_->target()}, "-O takes 'check' or 'exit'"},
+           {{"-O", "check", daemon_->target()}, "-O needs -S PATH"},
+           {{"-S", sock(), "-O", "check", daemon_->target(), "true"}, "-O asks a master only"},
+           {{"-M", "-S", sock(), "-O", "exit", daemon_->target()}, "-O asks a master only"}}) {
+    auto bad = run(concat({rexecPath()}, args));
+    EXPECT_EQ(bad.exit_code, 255);
+    EXPECT_EQ(bad.err.find("rexec: " + message), 0u) << bad.err;
+  }
+}
+
 TEST_F(MasterTest, WithPersistTheFirstCommandStartsAMasterThatTheNextOnesUse) {
   // No master: the first command starts one in the background and runs through it. Its output
   // ends with the command (the master keeps none of the client's streams: run() reads both to
@@ -320,8 +367,10 @@ TEST_F(MasterTest, WithPersistTheFirstCommandStartsAMasterThatTheNextOnesUse) {
   EXPECT_EQ(daemon_->countLog(": authenticated with key"), 1u);
   EXPECT_EQ(masterPid(), master);
   EXPECT_TRUE(socketLeftovers().empty());
-  // It stops as a master started by hand does, and takes its socket with it.
-  ASSERT_EQ(::kill(master, SIGTERM), 0);
+  // It stops as a master started by hand does (here asked with -O exit, as a user without its
+  // pid would), and takes its socket with it.
+  auto stop = run({rexecPath(), "-S", sock(), "-O", "exit", daemon_->target()});
+  EXPECT_EQ(stop.exit_code, 0) << stop.err;
   EXPECT_TRUE(waitProcessGone(master));
   EXPECT_FALSE(std::filesystem::exists(sock()));
 }

@@ -47,6 +47,31 @@ PathState pathState(const std::string& path) {
 
 }  // namespace
 
+Status expandControlPath(const std::string& pattern, const std::string& host, uint16_t port,
+                         std::string& out) {
+  out.clear();
+  for (size_t i = 0; i < pattern.size(); ++i) {
+    if (pattern[i] != '%') {
+      out += pattern[i];
+      continue;
+    }
+    const char token = i + 1 < pattern.size() ? pattern[++i] : '\0';
+    if (token == '%') {
+      out += '%';
+    } else if (token == 'h') {
+      if (host.find('/') != std::string::npos)
+        return Status::Error(fmt::format("-S {}: the host {} cannot be part of a path", pattern, host));
+      out += host;
+    } else if (token == 'p') {
+      out += std::to_string(port);
+    } else {
+      return Status::Error(fmt::format("-S {}: unknown token %{} (known: %h the host, %p the port, %% a %)",
+                                       pattern, token == '\0' ? std::string() : std::string(1, token)));
+    }
+  }
+  return Status::Ok();
+}
+
 size_t maxControlPathSize() { return sizeof(sockaddr_un::sun_path) - 1 - kBoundSuffixSize; }
 
 int connectControlSocket(const std::string& path, std::string& error) {

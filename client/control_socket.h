@@ -10,6 +10,8 @@
 // a client never finds a master at PATH that is not yet listening.
 #include <sys/types.h>
 
+#include <cstdint>
+
 #include <string>
 
 #include "common/status.h"
@@ -18,6 +20,12 @@ namespace rx {
 
 // The longest PATH: a sockaddr_un's path less the master's suffix for its own socket.
 size_t maxControlPathSize();
+
+// -S PATH with ssh's tokens for ControlPath expanded: %h the host (as given, without brackets),
+// %p the port, %% a %; so one alias (rexec -S ~/.cache/rexec/%h:%p --persist 600) shares a
+// connection per host. Any other token, or a host with a '/', is an error.
+Status expandControlPath(const std::string& pattern, const std::string& host, uint16_t port,
+                         std::string& out);
 
 // A connected socket to the master at `path`, or -1 when none answers there (no such file, a
 // stale socket, no permission); `error` then says why. The caller owns the descriptor.

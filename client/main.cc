@@ -69,6 +69,14 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "rexec: %s\n", s.message().c_str());
     return rx::kExitFailure;
   }
+  if (!opts.control_path.empty()) {
+    std::string path;
+    if (auto s = rx::expandControlPath(opts.control_path, target.host, target.port, path); !s) {
+      std::fprintf(stderr, "rexec: %s\n", s.message().c_str());
+      return rx::kExitFailure;
+    }
+    opts.control_path = std::move(path);
+  }
   if (!opts.control_command.empty())
     return rx::controlMaster(opts.control_command, opts.control_path,
                              rx::knownHostLabel(target.host, target.port));

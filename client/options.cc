@@ -91,9 +91,11 @@ ParseOutcome parseClientOptions(int argc, const char* const* argv, ClientOptions
   app.add_option("--env", env, "NAME=VALUE for the command's environment (the server allow-lists names)")
       ->allow_extra_args(false);  // one value per --env: never swallow the host that follows
   app.add_option("--cwd", opts.params.cwd, "working directory on the host (default: home)");
-  app.add_option("-S,--control-path", opts.control_path,
-                 "share one connection: run the command through the master listening on this Unix "
-                 "socket when one does (no handshake, no key needed), else connect directly");
+  app.add_option(
+      "-S,--control-path", opts.control_path,
+      "share one connection: run the command through the master listening on this Unix "
+      "socket when one does (no handshake, no key needed), else connect directly; %h and %p in PATH "
+      "stand for the host and port");
   app.add_flag("-M,--master", opts.master,
                "be the master for -S PATH: connect and authenticate once, then run the commands of "
                "'rexec -S PATH HOST cmd' on that connection until stopped (SIGTERM, SIGINT, SIGHUP)");

@@ -335,6 +335,28 @@ TEST_F(MasterTest, ControlCommandsCheckForAMasterAndStopIt) {
   }
 }
 
+TEST_F(MasterTest, TokensInThePathNameTheHostAndPort) {
+  // One alias for every host, as ssh's ControlPath ~/.ssh/cm-%h:%p.
+  const std::string pattern = dir_.file("cm-%h:%p");
+  const std::string expanded = dir_.file("cm-127.0.0.1:" + std::to_string(daemon_->port()));
+  auto first = run(rexec({"echo", "hi"}, {"-S", pattern, "--persist", "600"}));
+  EXPECT_EQ(first.exit_code, 0) << first.err;
+  EXPECT_EQ(first.out, "hi\n");
+  EXPECT_TRUE(std::filesystem::exists(expanded));
+  auto check = run({rexecPath(), "-S", pattern, "-O", "check", daemon_->target()});
+  EXPECT_EQ(check.exit_code, 0) << check.err;
+  EXPECT_NE(check.out.find(" on " + expanded + ", pid "), std::string::npos) << check.out;
+  auto stop = run({rexecPath(), "-S", pattern, "-O", "exit", daemon_->target()});
+  EXPECT_EQ(stop.exit_code, 0) << stop.err;
+  EXPECT_FALSE(std::filesystem::exists(expanded));
+  // An unknown token: one line, nothing runs.
+  auto bad = run(rexec({"touch", dir_.file("ran")}, {"-S", dir_.file("cm-%r@%h")}));
+  EXPECT_EQ(bad.exit_code, 255);
+  EXPECT_EQ(bad.err, "rexec: -S " + dir_.file("cm-%r@%h") +
+                         ": unknown token %r (known: %h the host, %p the port, %% a %)\n");
+  EXPECT_FALSE(std::filesystem::exists(dir_.file("ran")));
+}
+
 TEST_F(MasterTest, WithPersistTheFirstCommandStartsAMasterThatTheNextOnesUse) {
   // No master: the first command starts one in the background and runs through it. Its output
   // ends with the command (the master keeps none of the client's streams: run() reads both to

@@ -14,6 +14,8 @@
 #include <fstream>
 #include <string>
 
+#include "tests/unit/scratch_dir.h"
+
 namespace rx {
 namespace {
 
@@ -44,14 +46,8 @@ TEST(ControlPathTokens, UnknownTokensAndHostsWithASlashAreErrors) {
 
 class ControlSocketTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/rx_control_socket_test.XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-  }
   void TearDown() override {
     for (int fd : fds_) ::close(fd);
-    if (!dir_.empty()) std::filesystem::remove_all(dir_);
   }
   std::string path() const { return dir_ + "/m.sock"; }
   // A master's socket, bound and listening under its own name, not yet published.
@@ -68,7 +64,8 @@ class ControlSocketTest : public ::testing::Test {
     return n;
   }
 
-  std::string dir_;
+  ScratchDir scratch_{"rx_control_socket_test"};
+  const std::string dir_ = scratch_.path();
   std::vector<int> fds_;
 };
 

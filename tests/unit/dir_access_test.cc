@@ -10,6 +10,8 @@
 #include <filesystem>
 #include <string>
 
+#include "tests/unit/scratch_dir.h"
+
 namespace rx {
 namespace {
 
@@ -23,25 +25,10 @@ constexpr gid_t kStrangerGroup = 4245;
 class DirAccessTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/rx_dir_access_test.XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    root_ = tmpl;
     owner_ = ::geteuid() == 0 ? kOwner : ::geteuid();
     group_ = ::geteuid() == 0 ? kGroup : ::getegid();
     ASSERT_NE(owner_, kStranger);
     make(root_, 0711);
-  }
-  void TearDown() override {
-    if (!root_.empty()) {
-      // Give ourselves the way back in before removing everything.
-      std::filesystem::permissions(root_, std::filesystem::perms::owner_all,
-                                   std::filesystem::perm_options::add);
-      for (auto& e : std::filesystem::recursive_directory_iterator(root_))
-        if (e.is_directory() && !e.is_symlink())
-          std::filesystem::permissions(e.path(), std::filesystem::perms::owner_all,
-                                       std::filesystem::perm_options::add);
-      std::filesystem::remove_all(root_);
-    }
   }
   void make(const std::string& path, mode_t mode) {
     if (path != root_) {
@@ -52,7 +39,8 @@ class DirAccessTest : public ::testing::Test {
     }
     ASSERT_EQ(::chmod(path.c_str(), mode), 0);
   }
-  std::string root_;
+  ScratchDir scratch_{"rx_dir_access_test"};
+  const std::string root_ = scratch_.path();
   uid_t owner_ = 0;
   gid_t group_ = 0;
 };

@@ -13,6 +13,8 @@
 #include <fstream>
 #include <string>
 
+#include "tests/unit/scratch_dir.h"
+
 namespace rx {
 namespace {
 
@@ -20,15 +22,6 @@ using ::testing::HasSubstr;
 
 class FilePermsTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/rx_file_perms_test.XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override {
-    if (!dir_.empty()) std::filesystem::remove_all(dir_);
-  }
-
   std::string path(const std::string& name) const { return dir_ + "/" + name; }
 
   std::string writeFile(const std::string& name, const std::string& text, mode_t mode) {
@@ -47,7 +40,8 @@ class FilePermsTest : public ::testing::Test {
     return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   }
 
-  std::string dir_;
+  ScratchDir scratch_{"rx_file_perms_test"};
+  const std::string dir_ = scratch_.path();
 };
 
 TEST_F(FilePermsTest, SecretAcceptsMode0600AndReportsTheMode) {

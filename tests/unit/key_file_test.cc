@@ -18,6 +18,8 @@
 #include "common/encoding.h"
 #include "common/limits.h"
 
+#include "tests/unit/scratch_dir.h"
+
 namespace rx {
 namespace {
 
@@ -35,15 +37,6 @@ bool isLowerHex(std::string_view s) {
 // A fresh directory under /tmp, removed with everything in it at the end of each test.
 class KeyFileTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/rx_key_file_test.XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override {
-    if (!dir_.empty()) std::filesystem::remove_all(dir_);
-  }
-
   std::string path(const std::string& name) const { return dir_ + "/" + name; }
 
   // Creates `name` with exactly `mode` (the umask does not apply to fchmod).
@@ -64,7 +57,8 @@ class KeyFileTest : public ::testing::Test {
     return st.st_mode & 07777;
   }
 
-  std::string dir_;
+  ScratchDir scratch_{"rx_key_file_test"};
+  const std::string dir_ = scratch_.path();
 };
 
 // --- privateLine, authorizedLine, parsePrivateLine, parseAuthorizedLine, keyIdFor, generateKey ---

@@ -22,6 +22,8 @@
 #include "common/key_file.h"
 #include "common/run_as_user.h"
 
+#include "tests/unit/scratch_dir.h"
+
 namespace rx {
 namespace {
 
@@ -386,14 +388,6 @@ TEST(KeyOptionsInKeyLines, UnclosedQuoteIsNamed) {
 
 class KeyOptionsFileTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/rx_key_options_test.XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override {
-    if (!dir_.empty()) std::filesystem::remove_all(dir_);
-  }
   std::string write(const std::string& text) {
     const std::string p = dir_ + "/authorized_keys";
     const int fd = ::open(p.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -402,7 +396,8 @@ class KeyOptionsFileTest : public ::testing::Test {
     ::close(fd);
     return p;
   }
-  std::string dir_;
+  ScratchDir scratch_{"rx_key_options_test"};
+  const std::string dir_ = scratch_.path();
 };
 
 TEST_F(KeyOptionsFileTest, BadOptionIsReportedWithFileLineAndOptionName) {

@@ -18,6 +18,7 @@
 #include "common/encoding.h"
 #include "common/limits.h"
 #include "common/log.h"
+#include "tests/unit/scratch_dir.h"
 
 namespace rx {
 namespace {
@@ -1386,17 +1387,14 @@ TEST_F(SessionTest, UserWithoutAHomeDirectoryStartsInTheRoot) {
 }
 
 TEST_F(SessionTest, UserMayNotWorkInADirectoryClosedToIt) {
-  char tmpl[] = "/tmp/rx_session_test.XXXXXX";  // mode 0700, the test's own
-  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  const ScratchDir dir("rx_session_test");  // mode 0700, the test's own
   restrictKey("user=nobody");
-  authenticateAndExec(execFrame(1, {"ls"}, tmpl));
-  ::rmdir(tmpl);
+  authenticateAndExec(execFrame(1, {"ls"}, dir.path()));
   EXPECT_TRUE(launcher_.specs.empty());
   ASSERT_EQ(host_.frames.size(), 3u);
   const auto& failed = host_.frames[2].exec_result().start_failed();
   EXPECT_EQ(failed.reason(), StartFailed::BAD_CWD);
-  EXPECT_EQ(failed.message(),
-            "\"" + std::string(tmpl) + "\": no such directory, or user nobody may not use it");
+  EXPECT_EQ(failed.message(), "\"" + dir.path() + "\": no such directory, or user nobody may not use it");
 }
 
 TEST_F(SessionTest, WithoutUserTheDaemonsOwnAccountIsUsed) {

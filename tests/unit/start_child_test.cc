@@ -19,6 +19,8 @@
 #include <string>
 #include <vector>
 
+#include "tests/unit/scratch_dir.h"
+
 extern char** environ;
 
 namespace rx {
@@ -114,19 +116,14 @@ std::string run(std::vector<std::string> argv, std::vector<std::string> env = {"
 
 class StartChildTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/rx-start-child-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
   std::string writeFile(const std::string& name, const std::string& text, mode_t mode) {
     const std::string path = dir_ + "/" + name;
     std::ofstream(path) << text;
     ::chmod(path.c_str(), mode);
     return path;
   }
-  std::string dir_;
+  ScratchDir scratch_{"rx-start-child"};
+  const std::string dir_ = scratch_.path();
 };
 
 TEST_F(StartChildTest, RunsTheCommandWithItsArgumentsEnvironmentAndDirectory) {

@@ -12,6 +12,7 @@
 
 #include <fmt/format.h>
 
+#include "client/control_socket.h"
 #include "client/exit_status.h"
 #include "client/host_capture.h"
 #include "client/line_prefixer.h"
@@ -148,8 +149,33 @@ void Fanout::startHost(size_t index) {
   h.exec =
       std::make_unique<ExecClient>(loop_, h.target.address, key_, params_, timeouts_, tls_, host_keys_, h);
   h.exec->setOutputPaused(output_paused_);
-  h.exec->start();
-  if (!h.file_error.empty()) h.exec->abort(h.file_error);
+  std::string master_error;
+  if (const int fd = connectMaster(h.target.address, master_error); fd >= 0)
+    h.exec->startOnMaster(fd);
+  else
+    h.exec->start();
+  if (!master_error.empty())
+    h.exec->abort(master_error);
+  else if (!h.file_error.empty())
+    h.exec->abort(h.file_error);
+}
+
+int Fanout::connectMaster(const HostPort& address, std::string& error) const {
+  if (options_.control_path.empty()) return -1;
+  std::string path, why;
+  if (Status s = expandControlPath(options_.control_path, address.host, address.port, path); !s) {
+    error = s.message();
+    return -1;
+  }
+  const int fd = connectControlSocket(path, why);
+  if (fd < 0) return -1;  // no master for this host: directly
+  // As for one host (main.cc): another user's socket is refused, not bypassed.
+  if (std::string who; !peerIsThisUser(fd, who)) {
+    error = fmt::format("{}: the master there is not this user's ({}); not used", path, who);
+    ::close(fd);
+    return -1;
+  }
+  return fd;
 }
 
 void Fanout::onOutput(Host& h, rxpb::v1::Stream stream, std::string_view data) {

@@ -36,6 +36,9 @@ class Fanout {
 
   void startMore();
   void startHost(size_t index);
+  // -S PATH: a connection to the master for `address`, if one answers (else -1: directly);
+  // `error` when the host must fail instead (a bad path, another user's socket).
+  int connectMaster(const HostPort& address, std::string& error) const;
   void onOutput(Host& host, rxpb::v1::Stream stream, std::string_view data);
   void onDone(Host& host, const ExecOutcome& outcome);
   void onClosed(Host& host);

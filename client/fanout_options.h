@@ -18,6 +18,8 @@ struct FanoutOptions {
   std::string out_dir;
   bool json = false;
   uint64_t gather_limit = 4 * 1024 * 1024;  // --gather-limit: bytes held per host
+  // -S PATH with %h: each host through its own master there when one answers, else directly.
+  std::string control_path;
 
   // Any of -H, -f, -g selects the fan-out (even for one host): its output is always labelled.
   bool enabled() const { return !host_lists.empty() || !host_files.empty() || !groups.empty(); }

@@ -69,7 +69,10 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "rexec: %s\n", s.message().c_str());
     return rx::kExitFailure;
   }
-  if (!opts.control_path.empty()) {
+  if (opts.fanout.enabled()) {
+    opts.fanout.control_path = std::move(opts.control_path);  // per host (Fanout::startHost)
+    opts.control_path.clear();
+  } else if (!opts.control_path.empty()) {
     std::string path;
     if (auto s = rx::expandControlPath(opts.control_path, target.host, target.port, path); !s) {
       std::fprintf(stderr, "rexec: %s\n", s.message().c_str());

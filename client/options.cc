@@ -105,7 +105,7 @@ ParseOutcome parseClientOptions(int argc, const char* const* argv, ClientOptions
       "-S,--control-path", opts.control_path,
       "share one connection: run the command through the master listening on this Unix "
       "socket when one does (no handshake, no key needed), else connect directly; %h and %p in PATH "
-      "stand for the host and port");
+      "stand for the host and port (with -H/-f/-g: %h needed, a master per host)");
   sharing->add_flag("-M,--master", opts.master,
                     "be the master for -S PATH: connect and authenticate once, then run the commands of "
                     "'rexec -S PATH HOST cmd' on that connection until stopped (SIGTERM, SIGINT, SIGHUP)");
@@ -244,8 +244,10 @@ ParseOutcome parseClientOptions(int argc, const char* const* argv, ClientOptions
       bad = "--persist needs -S PATH: the master's socket";
     else if (opts.master && opts.control_path.empty())
       bad = "-M needs -S PATH: the socket to listen on";
-    else if (fo.enabled())
-      bad = "-S and -M work with one host, not -H/-f/-g";
+    else if (fo.enabled() && (opts.master || opts.persist_s > 0 || control))
+      bad = "-M, --persist and -O work with one host, not -H/-f/-g";
+    else if (fo.enabled() && opts.control_path.find("%h") == std::string::npos)
+      bad = "-S with many hosts needs %h in PATH: a master serves one host";
     else if (opts.master && !command.empty())
       bad = "-M runs no command itself: start it alone, then run commands with -S";
     else if (opts.master && force_tty > 0)

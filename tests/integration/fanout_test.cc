@@ -384,6 +384,37 @@ TEST_F(FanoutTest, AnUnknownHostKeyFailsThatHostOnlyWithoutAsking) {
             std::string::npos);
 }
 
+TEST_F(FanoutTest, HostsWithAMasterRunThroughItAndTheOthersDirectly) {
+  // Masters (rexec -M) for the first two hosts, on a path per host (%h).
+  const std::string pattern = farm->dir.file("m-%h");
+  std::vector<std::unique_ptr<Subprocess>> masters;
+  for (int d = 0; d < 2; ++d) {
+    masters.push_back(std::make_unique<Subprocess>(
+        std::vector<std::string>{rexecPath(), "-i", farm->key, "--known-hosts", farm->dir.file("known_hosts"),
+                                 "-M", "-S", pattern, host(d)}));
+    ASSERT_TRUE(masters.back()->waitForStderr("listening on " + farm->dir.file("m-" + address(d)) + "\n"));
+  }
+  // Only the third host's key is known to this run: the first two can succeed only through their
+  // masters (which checked theirs), the third only directly.
+  const std::string known = farm->dir.file("known_hosts.third");
+  writeFile(known, "[" + address(2) + "]:" + p0() + " " + farm->daemons[0]->fingerprint() + "\n");
+  auto r = run(rexec({"-S", pattern, "-H", host(0) + "," + host(1) + "," + host(2)}, {"echo", "ok"}, known));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(count(r.out, ": ok\n"), 3u) << r.out;
+  for (int d = 0; d < 3; ++d) EXPECT_NE(r.out.find(host(d) + ": ok\n"), std::string::npos) << r.out;
+  // A master serves one host: -S with many hosts needs %h; -M, --persist and -O one host.
+  auto no_token = run(rexec({"-S", farm->dir.file("m"), "-H", host(0)}, {"true"}));
+  EXPECT_EQ(no_token.exit_code, 255);
+  EXPECT_NE(no_token.err.find("-S with many hosts needs %h in PATH"), std::string::npos) << no_token.err;
+  auto persist = run(rexec({"-S", pattern, "--persist", "60", "-H", host(0)}, {"true"}));
+  EXPECT_EQ(persist.exit_code, 255);
+  EXPECT_NE(persist.err.find("-M, --persist and -O work with one host"), std::string::npos) << persist.err;
+  for (auto& m : masters) {
+    m->signal(SIGTERM);
+    EXPECT_EQ(m->wait().exit_code, 0);
+  }
+}
+
 TEST_F(FanoutTest, ProgressLineOnATerminalIsClearedBeforeOutput) {
   // script(1) gives rexec a terminal for stdout and stderr, and copies what it shows.
   std::string cmd;

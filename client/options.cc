@@ -114,7 +114,7 @@ ParseOutcome parseClientOptions(int argc, const char* const* argv, ClientOptions
                    "with -S and a command: when no master answers, start one in the background for the "
                    "command and the next ones (as ssh's ControlMaster auto); the master exits after "
                    "SECONDS without any client (as ssh's ControlPersist). With -M: the same exit; "
-                   "default: run until stopped")
+                   "default: run until stopped. With -H/-f/-g: no effect (hosts with a master use it)")
       ->check(CLI::PositiveNumber);
   sharing->add_option("-O,--control-command", opts.control_command,
                       "with -S and no command: 'check' whether a master for HOST answers on PATH (prints "
@@ -244,8 +244,8 @@ ParseOutcome parseClientOptions(int argc, const char* const* argv, ClientOptions
       bad = "--persist needs -S PATH: the master's socket";
     else if (opts.master && opts.control_path.empty())
       bad = "-M needs -S PATH: the socket to listen on";
-    else if (fo.enabled() && (opts.master || opts.persist_s > 0 || control))
-      bad = "-M, --persist and -O work with one host, not -H/-f/-g";
+    else if (fo.enabled() && (opts.master || control))
+      bad = "-M and -O work with one host, not -H/-f/-g";
     else if (fo.enabled() && opts.control_path.find("%h") == std::string::npos)
       bad = "-S with many hosts needs %h in PATH: a master serves one host";
     else if (opts.master && !command.empty())

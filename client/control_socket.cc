@@ -128,7 +128,7 @@ Status bindControlSocket(const std::string& path, int& fd, std::string& bound_pa
   if (bound != 0) {
     close(fd);
     fd = -1;
-    return Status::Error(fmt::format("cannot bind {}: {}", bound_path, std::strerror(bind_errno)));
+    return Status::Error(fmt::format("cannot bind {}: {}", path, std::strerror(bind_errno)));
   }
   return Status::Ok();
 }

@@ -441,6 +441,12 @@ TEST_F(MasterTest, WithPersistAMasterThatCannotStartSaysWhyOnce) {
   EXPECT_EQ(plain.err, "rexec: " + dir_.file("plain") +
                            " exists and is not a socket (the command runs without a master)\n");
   EXPECT_EQ(readFile(dir_.file("plain")), "x");
+  // A folder that does not exist: the same, naming the path given (not the master's own name).
+  auto no_dir = run(rexec({"echo", "direct"}, {"-S", dir_.file("no-dir/m"), "--persist", "600"}));
+  EXPECT_EQ(no_dir.exit_code, 0) << no_dir.err;
+  EXPECT_EQ(no_dir.out, "direct\n");
+  EXPECT_EQ(no_dir.err, "rexec: cannot bind " + dir_.file("no-dir/m") +
+                            ": No such file or directory (the command runs without a master)\n");
   // A host key that is not known, and no terminal to ask on: refused by the master, once.
   auto unknown = run(concat({rexecPath(), "-i", key_, "--known-hosts", dir_.file("empty-kh")},
                             {"-S", sock(), "--persist", "600", daemon_->target(), "true"}));

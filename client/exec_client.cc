@@ -69,7 +69,11 @@ void ExecClient::armConnectTimer() {
       &connect_timer_,
       [](uv_timer_t* t) {
         auto* c = static_cast<ExecClient*>(t->data);
-        c->fail(fmt::format("connection timed out after {:g} s", c->timeouts_.connect_ms / 1000.0));
+        // Through a master the socket is local and connected at once: what did not come is the
+        // master's greeting or its start of the command (a stopped or stuck master).
+        const double seconds = c->timeouts_.connect_ms / 1000.0;
+        c->fail(c->via_master_ ? fmt::format("the master did not answer within {:g} s", seconds)
+                               : fmt::format("connection timed out after {:g} s", seconds));
       },
       timeouts_.connect_ms, 0);
 }

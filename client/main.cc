@@ -82,7 +82,8 @@ int main(int argc, char** argv) {
   }
   if (!opts.control_command.empty())
     return rx::controlMaster(opts.control_command, opts.control_path,
-                             rx::knownHostLabel(target.host, target.port));
+                             rx::knownHostLabel(target.host, target.port),
+                             static_cast<uint64_t>(opts.connect_timeout_s * 1000.0));
   if (opts.tty > 0) {
     // As ssh: -t needs a local terminal to make sense of; -tt asks for one anyway.
     const std::optional<rx::TerminalSize> size = rx::readTerminalSize(STDIN_FILENO);

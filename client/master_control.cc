@@ -10,6 +10,10 @@
 #include <cstdio>
 #include <cstring>
 
+#include <algorithm>
+
+#include <fmt/format.h>
+
 #include "client/control_socket.h"
 #include "client/exit_status.h"
 #include "common/encoding.h"
@@ -18,11 +22,6 @@
 
 namespace rx {
 namespace {
-
-// How long a master may take to greet, and to be gone after its SIGTERM (it closes its
-// connection and exits; the server stops the commands still running on its own).
-constexpr int kGreetingTimeoutMs = 10'000;
-constexpr int kStopTimeoutMs = 10'000;
 
 // Through syscall(): glibc 2.36's <sys/pidfd.h> declares these without C linkage for C++.
 int pidfdOpen(pid_t pid) { return static_cast<int>(syscall(SYS_pidfd_open, pid, 0)); }
@@ -36,7 +35,7 @@ int fail(const std::string& message) {
 }
 
 // The master's greeting on `fd`: the target it serves, or an error.
-bool readGreeting(int fd, std::string& target, std::string& error) {
+bool readGreeting(int fd, int timeout_ms, std::string& target, std::string& error) {
   FrameDecoder decoder(kMaxFramePreAuth);
   rxpb::v1::Frame frame;
   char buf[4096];
@@ -58,9 +57,9 @@ bool readGreeting(int fd, std::string& target, std::string& error) {
         break;
     }
     pollfd p{fd, POLLIN, 0};
-    const int ready = poll(&p, 1, kGreetingTimeoutMs);
+    const int ready = poll(&p, 1, timeout_ms);
     if (ready == 0) {
-      error = "the master did not answer";
+      error = fmt::format("the master did not answer within {:g} s", timeout_ms / 1000.0);
       return false;
     }
     if (ready < 0 && errno == EINTR) continue;
@@ -75,8 +74,9 @@ bool readGreeting(int fd, std::string& target, std::string& error) {
 }
 
 // Stops the master at the other end of `fd` (process `pid`): a pidfd taken while the connection
-// is still open names that master for sure (a process that has exited closes its end first).
-int stopMaster(int fd, pid_t pid, const std::string& path) {
+// is still open names that master for sure (a process that has exited closes its end first). It
+// closes its connection and exits; the server stops the commands still running on its own.
+int stopMaster(int fd, pid_t pid, const std::string& path, int timeout_ms) {
   const int pidfd = pidfdOpen(pid);
   char byte;
   const bool open_still = recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) < 0 && errno == EAGAIN;
@@ -91,19 +91,21 @@ int stopMaster(int fd, pid_t pid, const std::string& path) {
   }
   pollfd p{pidfd, POLLIN, 0};
   int ready;
-  while ((ready = poll(&p, 1, kStopTimeoutMs)) < 0 && errno == EINTR) {
+  while ((ready = poll(&p, 1, timeout_ms)) < 0 && errno == EINTR) {
   }
   close(pidfd);
   if (ready == 0)
-    return fail("the master on " + path + " (pid " + std::to_string(pid) + ") did not stop within " +
-                std::to_string(kStopTimeoutMs / 1000) + " s of its SIGTERM");
+    return fail(fmt::format("the master on {} (pid {}) did not stop within {:g} s of its SIGTERM", path,
+                            static_cast<int>(pid), timeout_ms / 1000.0));
   std::fprintf(stderr, "rexec: stopped the master on %s (pid %d)\n", path.c_str(), static_cast<int>(pid));
   return 0;
 }
 
 }  // namespace
 
-int controlMaster(const std::string& command, const std::string& path, const std::string& target_label) {
+int controlMaster(const std::string& command, const std::string& path, const std::string& target_label,
+                  uint64_t timeout_ms) {
+  const int timeout = static_cast<int>(std::min<uint64_t>(timeout_ms, INT32_MAX));
   std::string error;
   const int fd = connectControlSocket(path, error);
   if (fd < 0) return fail("no master on " + error);
@@ -115,14 +117,14 @@ int controlMaster(const std::string& command, const std::string& path, const std
   std::string who;
   if (!peerIsThisUser(fd, who)) return fail(path + ": the master there is not this user's (" + who + ")");
   std::string target;
-  if (!readGreeting(fd, target, error)) return fail(path + ": " + error);
+  if (!readGreeting(fd, timeout, target, error)) return fail(path + ": " + error);
   if (target != target_label)
     return fail("the master on " + path + " runs commands on " + printableText(target.substr(0, 300)) +
                 ", not " + target_label);
   ucred cred{};
   socklen_t len = sizeof cred;
   getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len);
-  if (command == "exit") return stopMaster(fd, cred.pid, path);
+  if (command == "exit") return stopMaster(fd, cred.pid, path, timeout);
   std::printf("master for %s on %s, pid %d\n", printableText(target).c_str(), path.c_str(),
               static_cast<int>(cred.pid));
   return 0;

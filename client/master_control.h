@@ -3,6 +3,7 @@
 // as ssh -O check / -O exit do. Blocking and loop-free: one local connection, the master's
 // greeting (which names its target), and for `exit` a SIGTERM to the process that answered,
 // sent through a pidfd so that it cannot reach another process that took its pid.
+#include <cstdint>
 #include <string>
 
 namespace rx {
@@ -10,6 +11,9 @@ namespace rx {
 // `target_label`: the HOST:PORT label (known_hosts form) the master must serve. Returns the exit
 // status: 0 when a master for that target answered (check) or has stopped (exit), else 255 with
 // one "rexec: ..." line.
-int controlMaster(const std::string& command, const std::string& path, const std::string& target_label);
+// `timeout_ms` (--connect-timeout) bounds the wait for the greeting, and for `exit` the wait for
+// the master to be gone.
+int controlMaster(const std::string& command, const std::string& path, const std::string& target_label,
+                  uint64_t timeout_ms);
 
 }  // namespace rx

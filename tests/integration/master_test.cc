@@ -357,6 +357,25 @@ TEST_F(MasterTest, TokensInThePathNameTheHostAndPort) {
   EXPECT_FALSE(std::filesystem::exists(dir_.file("ran")));
 }
 
+TEST_F(MasterTest, AMasterThatDoesNotAnswerIsGivenUpOnWithinTheConnectTimeout) {
+  // A stopped master: the kernel still takes connections for it, but nothing answers. A command
+  // through it and -O check both give up after --connect-timeout, with one line.
+  auto master = startMaster();
+  ASSERT_EQ(::kill(master->pid(), SIGSTOP), 0);
+  auto r = run(viaMaster({"touch", dir_.file("ran")}, {"--connect-timeout", "1"}));
+  EXPECT_EQ(r.exit_code, 255);
+  EXPECT_EQ(r.err, "rexec: 127.0.0.1: the master did not answer within 1 s\n");
+  auto check = run({rexecPath(), "-S", sock(), "--connect-timeout", "1", "-O", "check", daemon_->target()});
+  EXPECT_EQ(check.exit_code, 255);
+  EXPECT_EQ(check.err, "rexec: " + sock() + ": the master did not answer within 1 s\n");
+  // Going on, it finds both clients gone, runs nothing for them, and serves the next one.
+  ASSERT_EQ(::kill(master->pid(), SIGCONT), 0);
+  auto after = run(viaMaster({"echo", "fine"}));
+  EXPECT_EQ(after.exit_code, 0) << after.err;
+  EXPECT_EQ(after.out, "fine\n");
+  EXPECT_FALSE(std::filesystem::exists(dir_.file("ran")));
+}
+
 TEST_F(MasterTest, WithPersistTheFirstCommandStartsAMasterThatTheNextOnesUse) {
   // No master: the first command starts one in the background and runs through it. Its output
   // ends with the command (the master keeps none of the client's streams: run() reads both to

@@ -60,6 +60,18 @@ class MasterTest : public RexecTest {
       if (e.path().filename().string().rfind("master.sock.", 0) == 0) names.push_back(e.path().string());
     return names;
   }
+  // `command` through the master with stdin kept open, once it has printed "ready"; null (and a
+  // failure) if it never does.
+  std::unique_ptr<Subprocess> startViaMaster(const std::vector<std::string>& command) const {
+    Subprocess::Options o;
+    o.keep_stdin_open = true;
+    auto c = std::make_unique<Subprocess>(viaMaster(command), o);
+    if (!c->waitForStdout("ready\n")) {
+      ADD_FAILURE() << "the command through the master did not say it was ready";
+      return nullptr;
+    }
+    return c;
+  }
   std::string mark(int base) const { return std::to_string(base) + "." + std::to_string(daemon_->pid()); }
 
   // A raw local client: connected to the master's socket.
@@ -153,13 +165,11 @@ TEST_F(MasterTest, StdinAndBinaryDataPassUnchangedAndStdinCanBeClosed) {
 
 TEST_F(MasterTest, CtrlCAndTerminalsAndTimeoutsWorkThroughTheMaster) {
   auto master = startMaster();
-  Subprocess::Options o;
-  o.keep_stdin_open = true;
-  Subprocess c(
-      viaMaster({"sh", "-c", "trap 'echo got-int; exit 7' INT; echo ready; while :; do sleep 1; done"}), o);
-  ASSERT_TRUE(c.waitForStdout("ready\n"));
-  c.signal(SIGINT);
-  auto r = c.wait();
+  auto c =
+      startViaMaster({"sh", "-c", "trap 'echo got-int; exit 7' INT; echo ready; while :; do sleep 1; done"});
+  ASSERT_NE(c, nullptr);
+  c->signal(SIGINT);
+  auto r = c->wait();
   EXPECT_EQ(r.exit_code, 7) << r.err;
   EXPECT_EQ(r.out, "ready\ngot-int\n");
 
@@ -219,22 +229,20 @@ TEST_F(MasterTest, StdinAndOutputBothHeldBackDoNotDeadlock) {
 
 TEST_F(MasterTest, AClientThatDiesHasItsCommandStoppedEvenOneIgnoringTerm) {
   auto master = startMaster();
-  Subprocess::Options o;
-  o.keep_stdin_open = true;
   {
-    Subprocess c(viaMaster({"sh", "-c", "echo ready; exec sleep " + mark(402)}), o);
-    ASSERT_TRUE(c.waitForStdout("ready\n"));
-    c.signal(SIGKILL);  // no goodbye: the master sees its socket close
-    c.wait();
+    auto c = startViaMaster({"sh", "-c", "echo ready; exec sleep " + mark(402)});
+    ASSERT_NE(c, nullptr);
+    c->signal(SIGKILL);  // no goodbye: the master sees its socket close
+    c->wait();
   }
   EXPECT_TRUE(daemon_->waitForLog({"audit", "sleep", mark(402), "signal=TERM"}));
   EXPECT_EQ(countCmdline("sleep " + mark(402)), 0u);
   {
-    Subprocess c(viaMaster({"sh", "-c", "trap '' TERM; echo ready; while :; do sleep 1; done; " + mark(403)}),
-                 o);
-    ASSERT_TRUE(c.waitForStdout("ready\n"));
-    c.signal(SIGKILL);
-    c.wait();
+    auto c =
+        startViaMaster({"sh", "-c", "trap '' TERM; echo ready; while :; do sleep 1; done; " + mark(403)});
+    ASSERT_NE(c, nullptr);
+    c->signal(SIGKILL);
+    c->wait();
   }
   // TERM is ignored; the master's grace ends in KILL, as rexecd's own for a lost connection.
   EXPECT_TRUE(daemon_->waitForLog({"signal TERM"}));
@@ -252,14 +260,12 @@ TEST_F(MasterTest, StoppingTheMasterEndsItsCommandsAndRemovesItsSocket) {
   ASSERT_EQ(::lstat(sock().c_str(), &st), 0);
   EXPECT_TRUE(S_ISSOCK(st.st_mode));
   EXPECT_EQ(st.st_mode & 0777, 0600u) << "only its user may connect";
-  Subprocess::Options o;
-  o.keep_stdin_open = true;
-  Subprocess c(viaMaster({"sh", "-c", "echo ready; exec sleep " + mark(404)}), o);
-  ASSERT_TRUE(c.waitForStdout("ready\n"));
+  auto c = startViaMaster({"sh", "-c", "echo ready; exec sleep " + mark(404)});
+  ASSERT_NE(c, nullptr);
   const pid_t sleeper = startedPid(*daemon_, mark(404));
   ASSERT_GT(sleeper, 0);
   master->signal(SIGTERM);
-  auto r = c.wait();
+  auto r = c->wait();
   EXPECT_EQ(r.exit_code, 255);
   EXPECT_NE(r.err.find("master: its connection to [127.0.0.1]:" + std::to_string(daemon_->port()) +
                        " ended: the master was stopped"),
@@ -307,16 +313,14 @@ TEST_F(MasterTest, ControlCommandsCheckForAMasterAndStopIt) {
             "rexec: the master on " + sock() + " runs commands on " + label + ", not [127.0.0.1]:1\n");
   // exit: the master stops as on SIGTERM (exit 0, socket removed, its commands ended), and
   // -O exit returns once it is gone.
-  Subprocess::Options o;
-  o.keep_stdin_open = true;
-  Subprocess running(viaMaster({"sh", "-c", "echo ready; exec sleep " + mark(406)}), o);
-  ASSERT_TRUE(running.waitForStdout("ready\n"));
+  auto running = startViaMaster({"sh", "-c", "echo ready; exec sleep " + mark(406)});
+  ASSERT_NE(running, nullptr);
   auto exit = run(concat(base, {"-O", "exit", daemon_->target()}));
   EXPECT_EQ(exit.exit_code, 0) << exit.err;
   EXPECT_EQ(exit.err,
             "rexec: stopped the master on " + sock() + " (pid " + std::to_string(master->pid()) + ")\n");
   EXPECT_FALSE(std::filesystem::exists(sock()));
-  auto r = running.wait();
+  auto r = running->wait();
   EXPECT_EQ(r.exit_code, 255);
   EXPECT_NE(r.err.find("the master was stopped"), std::string::npos) << r.err;
   auto m = master->wait();
@@ -533,10 +537,8 @@ TEST_F(MasterTest, WrongUseIsRefusedWithOneLine) {
 
 TEST_F(MasterTest, ABadLocalClientEndsOnlyItself) {
   auto master = startMaster();
-  Subprocess::Options o;
-  o.keep_stdin_open = true;
-  Subprocess running(viaMaster({"sh", "-c", "echo ready; read line; echo got $line"}), o);
-  ASSERT_TRUE(running.waitForStdout("ready\n"));
+  auto running = startViaMaster({"sh", "-c", "echo ready; read line; echo got $line"});
+  ASSERT_NE(running, nullptr);
 
   // Each of these would end the whole shared connection if the master passed it on.
   std::vector<std::pair<std::string, std::string>> cases;
@@ -573,8 +575,8 @@ TEST_F(MasterTest, ABadLocalClientEndsOnlyItself) {
     EXPECT_EQ(frames.back().error().message().rfind(expected, 0), 0u) << frames.back().error().message();
   }
   // The command that was running all along is untouched, and the connection is the first one.
-  running.closeStdin();
-  auto r = running.wait();
+  running->closeStdin();
+  auto r = running->wait();
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, "ready\ngot\n");
   EXPECT_EQ(daemon_->countLog(": authenticated with key"), 1u);
@@ -680,12 +682,10 @@ TEST_F(MasterTest, AnotherUsersSocketIsNotUsed) {
 
 TEST_F(MasterTest, ALostConnectionFailsTheMastersCommandsAndTheMaster) {
   auto master = startMaster();
-  Subprocess::Options o;
-  o.keep_stdin_open = true;
-  Subprocess c(viaMaster({"sh", "-c", "echo ready; exec sleep " + mark(405)}), o);
-  ASSERT_TRUE(c.waitForStdout("ready\n"));
+  auto c = startViaMaster({"sh", "-c", "echo ready; exec sleep " + mark(405)});
+  ASSERT_NE(c, nullptr);
   daemon_->kill9();
-  auto r = c.wait();
+  auto r = c->wait();
   EXPECT_EQ(r.exit_code, 255);
   EXPECT_NE(r.err.find("master: its connection to [127.0.0.1]:" + std::to_string(daemon_->port()) +
                        " ended: connection lost"),

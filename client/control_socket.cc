@@ -176,7 +176,7 @@ void unpublishControlSocket(const std::string& path, const PublishedSocket& publ
     unlink(path.c_str());
 }
 
-bool peerIsThisUser(int fd, std::string& who) {
+bool peerIsThisUser(int fd, std::string& who, pid_t* pid) {
   ucred cred{};
   socklen_t len = sizeof(cred);
   if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
@@ -184,7 +184,21 @@ bool peerIsThisUser(int fd, std::string& who) {
     return false;
   }
   who = fmt::format("pid {} uid {}", cred.pid, cred.uid);
+  if (pid) *pid = cred.pid;
   return cred.uid == getuid();
+}
+
+MasterConnection connectOwnMaster(const std::string& path) {
+  MasterConnection m;
+  const int fd = connectControlSocket(path, m.why);
+  if (fd < 0) return m;
+  if (std::string who; !peerIsThisUser(fd, who, &m.pid)) {
+    m.refusal = fmt::format("{}: the master there is not this user's ({}); not used", path, who);
+    close(fd);
+    return m;
+  }
+  m.fd = fd;
+  return m;
 }
 
 }  // namespace rx

@@ -55,7 +55,19 @@ Status publishControlSocket(const std::string& bound_path, const std::string& pa
 void unpublishControlSocket(const std::string& path, const PublishedSocket& published);
 
 // Whether the process at the other end of the connected Unix socket `fd` runs as this process's
-// user (SO_PEERCRED): only it may use the master's authenticated connection.
-bool peerIsThisUser(int fd, std::string& who);
+// user (SO_PEERCRED): only it may use the master's authenticated connection. `pid`: that process.
+bool peerIsThisUser(int fd, std::string& who, pid_t* pid = nullptr);
+
+// A connection to a master of this user at `path`, for a command (rexec -S, one host or many) or
+// a question (-O). A master there that runs as another user (a squatted shared folder) would see
+// the command, its environment and its stdin: it is refused, not bypassed, and `refusal` says so.
+// With neither, `why` says why nobody answers (the caller then connects directly).
+struct MasterConnection {
+  int fd = -1;
+  pid_t pid = 0;
+  std::string refusal;
+  std::string why;
+};
+MasterConnection connectOwnMaster(const std::string& path);
 
 }  // namespace rx

@@ -162,20 +162,15 @@ void Fanout::startHost(size_t index) {
 
 int Fanout::connectMaster(const HostPort& address, std::string& error) const {
   if (options_.control_path.empty()) return -1;
-  std::string path, why;
+  std::string path;
   if (Status s = expandControlPath(options_.control_path, address.host, address.port, path); !s) {
     error = s.message();
     return -1;
   }
-  const int fd = connectControlSocket(path, why);
-  if (fd < 0) return -1;  // no master for this host: directly
-  // As for one host (main.cc): another user's socket is refused, not bypassed.
-  if (std::string who; !peerIsThisUser(fd, who)) {
-    error = fmt::format("{}: the master there is not this user's ({}); not used", path, who);
-    ::close(fd);
-    return -1;
-  }
-  return fd;
+  // No master for this host: -1, directly (unless one of another user answers: that host fails).
+  MasterConnection master = connectOwnMaster(path);
+  error = std::move(master.refusal);
+  return master.fd;
 }
 
 void Fanout::onOutput(Host& h, rxpb::v1::Stream stream, std::string_view data) {

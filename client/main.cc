@@ -24,17 +24,9 @@
 
 namespace {
 
-// The command through the master on `fd` (rexec -S PATH with a master answering).
+// The command through the master on `fd` (rexec -S PATH with a master of this user answering).
 int runThroughMaster(int fd, rx::ClientOptions& opts, const rx::HostPort& target,
                      const rx::ClientTimeouts& timeouts) {
-  // Someone else's socket where ours should be (a shared folder): it would see the command,
-  // its environment and its stdin. Refused, not bypassed: the user should know.
-  if (std::string who; !rx::peerIsThisUser(fd, who)) {
-    std::fprintf(stderr, "rexec: %s: the master there is not this user's (%s); not used\n",
-                 opts.control_path.c_str(), who.c_str());
-    close(fd);
-    return rx::kExitFailure;
-  }
   signal(SIGPIPE, SIG_IGN);
   int status = rx::kExitFailure;
   {
@@ -101,9 +93,8 @@ int main(int argc, char** argv) {
   // process may come back from that as the master itself); else connect directly, as ssh does.
   int ready_fd = -1;
   if (!opts.master && !opts.control_path.empty()) {
-    std::string why;
-    int fd = rx::connectControlSocket(opts.control_path, why);
-    if (fd < 0 && opts.persist_s > 0) {
+    rx::MasterConnection master = rx::connectOwnMaster(opts.control_path);
+    if (master.fd < 0 && master.refusal.empty() && opts.persist_s > 0) {
       using Outcome = rx::AutoMasterLaunch::Outcome;
       const rx::AutoMasterLaunch launch = rx::launchAutoMaster(
           argc, argv, "rexec -M -S " + opts.control_path + " " + opts.target + " (started by -S --persist)");
@@ -113,10 +104,14 @@ int main(int argc, char** argv) {
         ready_fd = launch.ready_fd;
       } else {
         // Ready: ours. Unavailable: another master's, if one got there first; else direct.
-        fd = rx::connectControlSocket(opts.control_path, why);
+        master = rx::connectOwnMaster(opts.control_path);
       }
     }
-    if (fd >= 0) return runThroughMaster(fd, opts, target, timeouts);
+    if (!master.refusal.empty()) {
+      std::fprintf(stderr, "rexec: %s\n", master.refusal.c_str());
+      return rx::kExitFailure;
+    }
+    if (master.fd >= 0) return runThroughMaster(master.fd, opts, target, timeouts);
   }
   // The client's TLS policy is fixed in code (tls_engine.cc); the system's openssl.cnf has
   // nothing to add to it, and parsing it cost 1.7 M instructions (of 24 M) per command. Nor does

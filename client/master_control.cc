@@ -106,27 +106,23 @@ int stopMaster(int fd, pid_t pid, const std::string& path, int timeout_ms) {
 int controlMaster(const std::string& command, const std::string& path, const std::string& target_label,
                   uint64_t timeout_ms) {
   const int timeout = static_cast<int>(std::min<uint64_t>(timeout_ms, INT32_MAX));
-  std::string error;
-  const int fd = connectControlSocket(path, error);
-  if (fd < 0) return fail("no master on " + error);
+  // As for a command: a socket of another user is not talked to, let alone signalled.
+  const MasterConnection master = connectOwnMaster(path);
+  if (!master.refusal.empty()) return fail(master.refusal);
+  if (master.fd < 0) return fail("no master on " + master.why);
+  const int fd = master.fd;
   struct Closer {
     int fd;
     ~Closer() { close(fd); }
   } closer{fd};
-  // As for a command: a socket of another user is not talked to, let alone signalled.
-  std::string who;
-  if (!peerIsThisUser(fd, who)) return fail(path + ": the master there is not this user's (" + who + ")");
-  std::string target;
+  std::string target, error;
   if (!readGreeting(fd, timeout, target, error)) return fail(path + ": " + error);
   if (target != target_label)
     return fail("the master on " + path + " runs commands on " + printableText(target.substr(0, 300)) +
                 ", not " + target_label);
-  ucred cred{};
-  socklen_t len = sizeof cred;
-  getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len);
-  if (command == "exit") return stopMaster(fd, cred.pid, path, timeout);
+  if (command == "exit") return stopMaster(fd, master.pid, path, timeout);
   std::printf("master for %s on %s, pid %d\n", printableText(target).c_str(), path.c_str(),
-              static_cast<int>(cred.pid));
+              static_cast<int>(master.pid));
   return 0;
 }
 

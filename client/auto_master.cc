@@ -75,9 +75,16 @@ AutoMasterLaunch launchAutoMaster(int argc, char** argv, const std::string& titl
   return {Outcome::Failed};
 }
 
-void reportSocketUnavailable(int ready_fd) {
-  while (write(ready_fd, &kUnavailable, 1) < 0 && errno == EINTR) {
+namespace {
+
+void report(int ready_fd, char what) {
+  while (write(ready_fd, &what, 1) < 0 && errno == EINTR) {
   }
 }
+
+}  // namespace
+
+void reportMasterReady(int ready_fd) { report(ready_fd, kReady); }
+void reportSocketUnavailable(int ready_fd) { report(ready_fd, kUnavailable); }
 
 }  // namespace rx

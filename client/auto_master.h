@@ -28,8 +28,10 @@ struct AutoMasterLaunch {
 // "ssh: PATH [mux]"), so that ps does not show it as the client's command, which it does not run.
 AutoMasterLaunch launchAutoMaster(int argc, char** argv, const std::string& title);
 
-// For the new master, when its socket could not be had: the client then uses another master
-// there, or connects directly.
+// For the new master, on `ready_fd`: its socket is in place (the client runs its command
+// through it), or it could not be had (the client then uses another master there, or connects
+// directly).
+void reportMasterReady(int ready_fd);
 void reportSocketUnavailable(int ready_fd);
 
 }  // namespace rx

@@ -4,11 +4,11 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <cstdio>
 
 #include <fmt/format.h>
 
+#include "client/auto_master.h"
 #include "client/exit_status.h"
 #include "client/known_hosts.h"
 #include "common/limits.h"
@@ -116,9 +116,7 @@ void Master::becomeReady(const std::string& label) {
   // longer part of that client's job: a new session (no SIGINT or SIGHUP from its terminal) and
   // none of its streams, so that whoever waits for the client's output to end is not kept
   // waiting by the master (as ssh's ControlPersist).
-  const char ready = 'R';
-  while (write(ready_fd_, &ready, 1) < 0 && errno == EINTR) {
-  }
+  reportMasterReady(ready_fd_);
   close(ready_fd_);
   ready_fd_ = -1;
   setsid();

@@ -67,8 +67,8 @@ void MasterClient::updateReading() {
       reinterpret_cast<uv_stream_t*>(&pipe_),
       [](uv_handle_t* h, size_t, uv_buf_t* buf) {
         auto* c = static_cast<MasterClient*>(h->data);
-        c->read_buffer_.resize(kReadSize);
-        *buf = uv_buf_init(c->read_buffer_.data(), kReadSize);
+        if (!c->read_buffer_) c->read_buffer_.reset(new char[kReadSize]);
+        *buf = uv_buf_init(c->read_buffer_.get(), kReadSize);
       },
       [](uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
         static_cast<MasterClient*>(s->data)->onRead(nread, buf);

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -99,7 +100,9 @@ class MasterClient final : private DataFrameReader::Sink {
   uint64_t unacked_ = 0;            // output data the socket took that the server has not heard of yet
   uint64_t stdin_outstanding_ = 0;  // stdin sent to the server and not yet acknowledged
   std::deque<rxpb::v1::Frame> held_;
-  std::string read_buffer_;
+  // Allocated at the first read, and not zero-filled: a std::string resized to 64 KiB cleared it
+  // for every command (8% of the master's CPU at 50 commands in parallel, perf).
+  std::unique_ptr<char[]> read_buffer_;
 };
 
 }  // namespace rx

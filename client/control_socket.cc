@@ -111,11 +111,10 @@ Status bindControlSocket(const std::string& path, int& fd, std::string& bound_pa
   uint32_t nonce = 0;
   if (getrandom(&nonce, sizeof nonce, 0) != sizeof nonce)
     return Status::Error(fmt::format("getrandom: {}", std::strerror(errno)));
+  sockaddr_un addr;
+  if (std::string error; !makeAddress(path, addr, error)) return Status::Error(error);
+  // makeAddress left room for the suffix.
   bound_path = fmt::format("{}.{:08x}", path, nonce);
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (bound_path.size() >= sizeof(addr.sun_path))
-    return Status::Error(fmt::format("control socket path must be 1 to {} bytes", maxControlPathSize()));
   std::memcpy(addr.sun_path, bound_path.data(), bound_path.size());
   fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (fd < 0) return Status::Error(fmt::format("socket: {}", std::strerror(errno)));

@@ -45,13 +45,8 @@ int Master::run() {
   Status socket = checkControlPath(path_, taken);
   if (socket) socket = bindControlSocket(path_, fd, bound_path_);
   if (!socket) {
-    socket_unavailable_ = true;
-    // Started for a client (notifyWhenReady) that found no master a moment ago: it uses the one
-    // there now, so nothing to say.
-    if (ready_fd_ < 0)
-      std::fprintf(stderr, "rexec: %s\n", socket.message().c_str());
-    else if (!taken)
-      std::fprintf(stderr, "rexec: %s (the command runs without a master)\n", socket.message().c_str());
+    failure_ = socketFailureLine(socket, taken);
+    if (!failure_->empty()) std::fprintf(stderr, "rexec: %s\n", failure_->c_str());
     return kExitFailure;
   }
   uv_pipe_init(loop_, &listener_, 0);
@@ -88,9 +83,7 @@ void Master::onExecStarted(ExecClient&) {
   }
   bool taken = false;
   if (Status s = publishControlSocket(bound_path_, path_, published_as_, taken); !s) {
-    // Another master got there first: a client that started this one uses that one instead,
-    // so nothing to say then.
-    failSocket(s, taken && ready_fd_ >= 0);
+    failSocket(s, taken);
     return;
   }
   published_ = true;
@@ -99,11 +92,15 @@ void Master::onExecStarted(ExecClient&) {
   updateIdleTimer();
 }
 
-void Master::failSocket(const Status& status, bool quiet) {
-  socket_unavailable_ = true;
-  failure_ = quiet            ? std::string()
-             : ready_fd_ >= 0 ? status.message() + " (the command runs without a master)"
-                              : status.message();
+std::string Master::socketFailureLine(const Status& status, bool taken) const {
+  // Started for a client (notifyWhenReady) that found no master a moment ago, and another one got
+  // there first: the client uses that one, so nothing to say.
+  if (ready_fd_ >= 0 && taken) return {};
+  return ready_fd_ >= 0 ? status.message() + " (the command runs without a master)" : status.message();
+}
+
+void Master::failSocket(const Status& status, bool taken) {
+  failure_ = socketFailureLine(status, taken);
   conn_.abort(status.message());
 }
 

@@ -39,7 +39,7 @@ class Master final : public ExecObserver {
   void notifyWhenReady(int fd) { ready_fd_ = fd; }
   // The socket could not be had (a path that is not a socket, another master there, no
   // permission): the client can still run its command directly.
-  bool socketUnavailable() const { return socket_unavailable_; }
+  bool socketUnavailable() const { return failure_.has_value(); }
 
   // For MasterClient. The features agreed with the server.
   uint64_t features() const { return conn_.features(); }
@@ -70,8 +70,11 @@ class Master final : public ExecObserver {
   // --persist: armed while no local client is connected.
   void updateIdleTimer();
   void closeListener();
-  // The socket cannot be had: ends the master with `message` ("" for none).
-  void failSocket(const Status& status, bool quiet);
+  // The socket cannot be had (`taken`: another master is there): what to say about it, once and
+  // for both moments it can fail (before connecting, and when publishing it).
+  std::string socketFailureLine(const Status& status, bool taken) const;
+  // Ends the master for that reason, saying socketFailureLine() ("" for nothing) at its end.
+  void failSocket(const Status& status, bool taken);
   void becomeReady(const std::string& label);
 
   uv_loop_t* loop_;
@@ -81,8 +84,8 @@ class Master final : public ExecObserver {
   bool published_ = false;
   PublishedSocket published_as_;
   int ready_fd_ = -1;
-  bool socket_unavailable_ = false;
-  std::optional<std::string> failure_;  // said instead of the connection's end
+  // The socket could not be had: the line said instead of the connection's end ("" for none).
+  std::optional<std::string> failure_;
   ExecClient conn_;
   std::string greeting_;
   uv_pipe_t listener_{};

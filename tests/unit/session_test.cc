@@ -507,6 +507,32 @@ TEST_F(SessionTest, JobOutputAndResultReachTheClientInOrder) {
   EXPECT_FALSE(host_.closed);
 }
 
+TEST_F(SessionTest, AReadLargerThanAFrameGoesOutAsSeveralFramesInOrder) {
+  FakeJob* job = authenticateAndExec(execFrame(3, {"cat", "big"}));
+  ASSERT_NE(job, nullptr);
+  host_.frames.clear();
+  // What daemon/job.cc may read at once (1 MiB) and one byte more: no frame may exceed the
+  // post-authentication limit, so the data is cut at kMaxChunk, its bytes kept in order.
+  std::string data(2 * kMaxChunk + 1, '\0');
+  for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>(i * 7 + i / 4096);
+  launcher_.observers[0]->onJobOutput(*job, rxpb::v1::STREAM_STDOUT, data);
+
+  ASSERT_EQ(host_.frames.size(), 3u);
+  std::string joined;
+  for (const Frame& f : host_.frames) {
+    ASSERT_TRUE(f.has_output());
+    EXPECT_EQ(f.output().exec_id(), 3u);
+    EXPECT_EQ(f.output().stream(), rxpb::v1::STREAM_STDOUT);
+    EXPECT_LE(f.ByteSizeLong(), kMaxFramePostAuth);
+    joined += f.output().data();
+  }
+  EXPECT_EQ(host_.frames[0].output().data().size(), kMaxChunk);
+  EXPECT_EQ(host_.frames[1].output().data().size(), kMaxChunk);
+  EXPECT_EQ(host_.frames[2].output().data().size(), 1u);
+  EXPECT_EQ(joined, data);
+  EXPECT_FALSE(host_.closed);
+}
+
 TEST_F(SessionTest, TheHostHearsTheSessionIsIdleOnlyOnceTheLastResultIsSent) {
   client_features_ |= rxpb::v1::FEATURE_MULTI_EXEC;  // two commands at once
   FakeJob* first = authenticateAndExec(execFrame(3, {"true"}));

@@ -13,8 +13,9 @@
 // ("-" means /dev/null); stderr is inherited. Lines starting with '#' are skipped.
 //
 // One sample is one command (or, with --batch N, N copies with at most P running at once). Each
-// round runs every command once, starting one further down the list each round, so no command
-// always runs first. Any exit status other than 0 fails the whole run.
+// round runs every command once, in an order shuffled afresh for each round (from a fixed seed,
+// so a run repeats its order), so that no command always runs first and none always runs right
+// after the same other one. Any exit status other than 0 fails the whole run.
 //
 // Output, one line per command:
 //   LABEL MEDIAN_S P10_S P90_S MIN_S MAX_S TREE_CPU_PER_CMD_S OWN_CPU_PER_CMD_S CLIENT_CPU_PER_CMD_S
@@ -38,6 +39,8 @@
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <numeric>
+#include <random>
 #include <set>
 #include <sstream>
 #include <string>
@@ -326,10 +329,20 @@ int main(int argc, char** argv) {
   sigprocmask(SIG_BLOCK, &chld, nullptr);
   const long hz = sysconf(_SC_CLK_TCK);
 
+  // Rotating one list instead (each round starting one further down it) put the same command
+  // before a given one in nearly every round, and what ran just before matters on this kind of
+  // machine: after a mostly idle command (ssh's fresh connection waits ~190 ms on its network
+  // stalls) the next one runs slower. Two copies of one rexec client in one spec measured 5.54
+  // and 4.88 ms that way (150 rounds with a `sleep 0.1` beside them), and 4.89 and 5.41 ms with
+  // their two lines swapped.
+  std::mt19937 shuffler(1);
+  std::vector<size_t> order(cmds.size());
+  std::iota(order.begin(), order.end(), size_t{0});
   for (int round = 0; round < opts.warmup + opts.runs; ++round) {
     const bool measured = round >= opts.warmup;
-    for (size_t k = 0; k < cmds.size(); ++k) {
-      Command& c = cmds[(k + static_cast<size_t>(round)) % cmds.size()];
+    std::shuffle(order.begin(), order.end(), shuffler);
+    for (size_t k : order) {
+      Command& c = cmds[k];
       TreeState before;
       if (c.cpu_pid > 0) before = readTree(c.cpu_pid);
       double client_cpu_s = 0;

@@ -4,7 +4,9 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <map>
 #include <sstream>
+#include <vector>
 
 #include "tests/integration/fixture.h"
 
@@ -89,6 +91,36 @@ TEST_F(BenchTools, RunnerFailsWhenACommandFails) {
   const auto r = run({RX_BENCH_RUNNER_PATH, "--runs", "1", "--warmup", "0", dir_.file("spec")});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("bad: 1 of 1 commands failed (exit status 1)"), std::string::npos) << r.err;
+}
+
+TEST_F(BenchTools, RunnerVariesWhichCommandRunsBeforeWhich) {
+  // Four commands that each note their name in one log. Rotating one list, every round ran the
+  // four in the same cyclic order, so B never came right after C, nor A after B; a shuffled
+  // order gives each of the 12 ordered pairs of different commands its turns.
+  const std::string log = dir_.file("order");
+  std::string spec;
+  for (const char* name : {"A", "B", "C", "D"})
+    spec += specLine(name, 0, {"/bin/sh", "-c", std::string("echo ") + name + " >>" + log});
+  writeFile(dir_.file("spec"), spec);
+  const auto r = run({RX_BENCH_RUNNER_PATH, "--runs", "40", "--warmup", "0", dir_.file("spec")});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::istringstream in(readFile(log));
+  std::vector<std::string> ran;
+  for (std::string line; std::getline(in, line);) ran.push_back(line);
+  ASSERT_EQ(ran.size(), 160u);
+  // Every round runs each command once.
+  for (size_t round = 0; round < 40; ++round) {
+    std::vector<std::string> one(ran.begin() + static_cast<long>(round * 4),
+                                 ran.begin() + static_cast<long>(round * 4 + 4));
+    std::sort(one.begin(), one.end());
+    EXPECT_EQ(one, (std::vector<std::string>{"A", "B", "C", "D"})) << "round " << round;
+  }
+  std::map<std::string, int> pairs;
+  for (size_t i = 1; i < ran.size(); ++i)
+    if (ran[i - 1] != ran[i]) ++pairs[ran[i - 1] + ran[i]];
+  EXPECT_EQ(pairs.size(), 12u);
+  for (const auto& [pair, n] : pairs)
+    EXPECT_GE(n, 4) << pair << " ran one after the other only " << n << " times";
 }
 
 TEST(BenchToolsLocal, TcpStreamMovesEveryByte) {

@@ -76,7 +76,13 @@ class Server {
   void remove(Connection* conn, bool admitted);
 
  private:
-  static constexpr size_t kReadBufferSize = 256 * 1024;
+  // One buffer for every connection's reads (a read is handled whole before the next). 1 MiB
+  // rather than 256 KiB: a 512 KiB StdinData frame then comes in one read instead of two or
+  // three, so it is decrypted and handed on in one go and SO_RCVLOWAT is not re-set after every
+  // read. 1 GiB of stdin into `cat`: 4110 -> 1208 reads and 4112 -> 307 setsockopt calls (strace),
+  // rexecd's CPU 0.73 -> 0.53 s and the stream 0.85 -> 0.67 s (medians of 15 alternating runs of
+  // the two builds, in both orders).
+  static constexpr size_t kReadBufferSize = 1024 * 1024;
   void onConnection(uv_stream_t* listener, int status);
   Status startListening(uv_tcp_t* tcp);
   void checkStopped();

@@ -5,14 +5,17 @@
 #include <fmt/format.h>
 
 #include "client/exit_status.h"
+#include "common/limits.h"
 #include "common/owned_write.h"
 #include "common/tcp_options.h"
 
 namespace rx {
 namespace {
 
-// As large as rexecd's Output chunks (daemon/job.cc), so a read can take one whole.
-constexpr size_t kReadBufferSize = 512 * 1024;
+// One data frame's worth (kMaxChunk): the receive low-water mark (common/receive_low_water.h)
+// wakes the client for at most that much. 1 MiB made no difference to 2 GiB of stdout (1.651 s
+// against 1.645, medians of 15 alternating runs): rexecd, not the client, limits a stream.
+constexpr size_t kReadBufferSize = kMaxChunk;
 
 }  // namespace
 

@@ -5,6 +5,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/limits.h"
 #include "rexec.pb.h"
 
 namespace rx {
@@ -38,6 +39,10 @@ void appendStdinFrame(std::string& out, uint32_t exec_id, std::string_view data)
 // Everything of appendOutputFrame() (appendStdinFrame()) but the data itself (at most kMaxDataFrameHeader
 // bytes): for a sender that has the data elsewhere and writes the two back to back.
 constexpr size_t kMaxDataFrameHeader = 5 + 1 + 5 + 1 + 5 + 1 + 5 + 1 + 5;
+// Both senders cut their data into chunks of at most kMaxChunk, one frame each (rexecd's
+// Session::onJobOutput, the client's ClientSession::sendStdin): such a frame must be one the
+// receiver accepts.
+static_assert(kMaxChunk + kMaxDataFrameHeader <= kMaxFramePostAuth, "a data frame must fit the frame limit");
 void appendOutputFrameHeader(std::string& out, uint32_t exec_id, rxpb::v1::Stream stream, size_t data_size);
 void appendStdinFrameHeader(std::string& out, uint32_t exec_id, size_t data_size);
 

@@ -11,8 +11,6 @@
 #include <fmt/format.h>
 
 #include "common/encoding.h"
-#include "common/frame_codec.h"
-#include "common/limits.h"
 #include "common/log.h"
 #include "common/owned_write.h"
 #include "common/signal_names.h"
@@ -20,19 +18,19 @@
 namespace rx {
 namespace {
 
+// Capacity asked for the child's pipes (best effort: the kernel may refuse past its per-user
+// limits, and the default 64 KiB stays).
+constexpr int kPipeSize = 1024 * 1024;
 // The largest read of a child's output: its whole pipe (kPipeSize), sent on as Output frames of at
 // most kMaxChunk (Session::onJobOutput). 1 MiB rather than 512 KiB: with `dd bs=1M` writing 2 GiB
 // into a full pipe, each read woke the writer; reading all of it halves those wake-ups, and the
 // stream took 1.51-1.55 s instead of 1.59-1.60 (medians of two sets of 15 alternating runs,
 // rexecd's CPU unchanged). 512 KiB rather than 256: 2 GiB took 1.64 s instead of 2.14 s, from
 // half the reads, writes and wake-ups. Pages of it that no read reaches are never touched.
-constexpr size_t kReadBufferSize = 1024 * 1024;
+constexpr size_t kReadBufferSize = kPipeSize;
 // Signals asked for before the spawn helper's answer (see signalGroup()): TERM, CONT and KILL
 // from a timeout or a lost client, and the client's own.
 constexpr size_t kMaxPendingSignals = 8;
-// Capacity asked for the child's pipes (best effort: the kernel may refuse past its per-user
-// limits, and the default 64 KiB stays).
-constexpr int kPipeSize = 1024 * 1024;
 
 // The child's stdio are pipe(2)s rather than the socket pairs of libuv's UV_CREATE_PIPE: a
 // child's 8 KiB writes reach us whole instead of in 4 KiB socket buffers, and a large pipe lets

@@ -143,9 +143,8 @@ class Session final : public JobObserver, private DataFrameReader::Sink {
   std::optional<IpAddress> peer_address_;
   State state_ = State::AwaitAuth;
   DataFrameReader reader_;
-  // The StdinData frame being read: its command, and its data that reads cut in two.
+  // The command of the StdinData frame being read.
   uint32_t stdin_exec_id_ = 0;
-  std::string stdin_frame_;
   std::string channel_binding_;
   std::string server_nonce_;
   std::string key_id_;

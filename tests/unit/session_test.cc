@@ -739,24 +739,29 @@ Frame stdinFrame(uint32_t exec_id, std::string data) {
   return f;
 }
 
-// A frame's data that reads cut in two reaches the job in one write, once it is all there.
-TEST_F(SessionTest, StdinDataCutByReadsReachesTheJobInOneWrite) {
+// A frame's data that reads cut reaches the job as each read brings it (one write per read, none
+// held back for the rest of the frame), and the frame after it follows.
+TEST_F(SessionTest, StdinDataCutByReadsReachesTheJobAsItArrives) {
   FakeJob* job = authenticateAndExec(execWithStdin(1, {"cat"}));
   ASSERT_NE(job, nullptr);
   const std::string data(300000, 'x');
-  const std::string chunk = encodeFrame(stdinFrame(1, data)) + encodeFrame(stdinFrame(1, "yz"));
+  const std::string first = encodeFrame(stdinFrame(1, data));
+  const size_t header = first.size() - data.size();  // the frame's bytes before its data
+  const std::string chunk = first + encodeFrame(stdinFrame(1, "yz"));
   const size_t third = chunk.size() / 3;
   session_->onBytes(std::string_view(chunk).substr(0, third));
-  EXPECT_EQ(job->stdin_writes, 0u);
+  EXPECT_EQ(job->stdin_data, data.substr(0, third - header));
+  EXPECT_EQ(job->stdin_writes, 1u);
   session_->onBytes(std::string_view(chunk).substr(third, third));
-  EXPECT_EQ(job->stdin_writes, 0u);
+  EXPECT_EQ(job->stdin_data, data.substr(0, 2 * third - header));
+  EXPECT_EQ(job->stdin_writes, 2u);
   session_->onBytes(std::string_view(chunk).substr(2 * third));
   EXPECT_EQ(job->stdin_data, data + "yz");
-  EXPECT_EQ(job->stdin_writes, 2u);
+  EXPECT_EQ(job->stdin_writes, 4u);
   EXPECT_FALSE(host_.closed);
 }
 
-TEST_F(SessionTest, StdinFramesCutAtEveryByteArriveWholeAndInOrder) {
+TEST_F(SessionTest, StdinFramesCutAtEveryByteArriveCompleteAndInOrder) {
   FakeJob* job = authenticateAndExec(execWithStdin(1, {"cat"}));
   ASSERT_NE(job, nullptr);
   // Two StdinData frames (one with a two-byte data length) around a Signal frame, the stream

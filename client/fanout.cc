@@ -64,6 +64,8 @@ struct Fanout::Host final : ExecObserver {
   std::unique_ptr<HostCapture> capture;                // --gather, --json without --out-dir
   int out_fd = -1, err_fd = -1;                        // --out-dir
   std::string file_error;
+  std::string control_path;  // -S PATH for this host, expanded
+  bool via_master = false;
 };
 
 Fanout::Fanout(uv_loop_t* loop, std::vector<FanoutTarget> targets, ClientKey key, ExecParams params,
@@ -89,6 +91,10 @@ Fanout::Fanout(uv_loop_t* loop, std::vector<FanoutTarget> targets, ClientKey key
   auto drained = [this] { updateOutputPause(); };
   stdout_.setOnDrain(drained);
   stderr_.setOnDrain(drained);
+  if (options_.persist_s > 0 && !options_.control_path.empty())
+    masters_ = std::make_unique<BackgroundMasters>(
+        loop, options_.persist_s, options_.master_options, [this](std::string_view line) { writeErr(line); },
+        [this] { maybeFinish(); });
 }
 
 Fanout::~Fanout() = default;
@@ -150,19 +156,20 @@ void Fanout::startHost(size_t index) {
       std::make_unique<ExecClient>(loop_, h.target.address, key_, params_, timeouts_, tls_, host_keys_, h);
   h.exec->setOutputPaused(output_paused_);
   std::string master_error;
-  if (const int fd = connectMaster(h.target.address, master_error); fd >= 0)
+  if (const int fd = connectMaster(h.target.address, h.control_path, master_error); fd >= 0) {
+    h.via_master = true;
     h.exec->startOnMaster(fd);
-  else
+  } else {
     h.exec->start();
+  }
   if (!master_error.empty())
     h.exec->abort(master_error);
   else if (!h.file_error.empty())
     h.exec->abort(h.file_error);
 }
 
-int Fanout::connectMaster(const HostPort& address, std::string& error) const {
+int Fanout::connectMaster(const HostPort& address, std::string& path, std::string& error) const {
   if (options_.control_path.empty()) return -1;
-  std::string path;
   if (Status s = expandControlPath(options_.control_path, address.host, address.port, path); !s) {
     error = s.message();
     return -1;
@@ -250,12 +257,18 @@ void Fanout::onDone(Host& h, const ExecOutcome& outcome) {
   if (options_.gather && !h.record.skipped) groups_.add(h.index, std::move(*h.capture), outcomeText(outcome));
   h.capture.reset();
 
+  // Its command ran (whatever its exit status): the host takes our key and the key we know for
+  // it, so a master started now would too. Not when the run is being stopped.
+  if (masters_ && !h.via_master && !h.control_path.empty() && h.file_error.empty() && outcome.request_sent &&
+      !outcome.rexec_failed && !stopping_)
+    masters_->start(h.target.label, h.control_path, h.target.address);
+
   if (options_.fail_fast && !h.record.skipped && outcome.exit_status != 0 && !stopping_) {
     stopStarting();
     signalRunning("TERM");
   }
   startMore();
-  if (done_ == hosts_.size() && !finished_) finishRun();
+  maybeFinish();
 }
 
 void Fanout::onClosed(Host& h) {
@@ -273,7 +286,7 @@ void Fanout::stopStarting() {
     if (options_.json) writeOut(jsonRecord(h.record, nullptr, nullptr) + "\n");
   }
   progress_dirty_ = true;
-  if (done_ == hosts_.size() && !finished_) finishRun();
+  maybeFinish();
 }
 
 void Fanout::signalRunning(const char* name) {
@@ -293,6 +306,7 @@ void Fanout::signalRunning(const char* name) {
 void Fanout::onSignal(int signum) {
   if (finished_) return;
   if (interrupted_by_ == 0) interrupted_by_ = signum;
+  if (masters_) masters_->abandon();  // no more waiting for them (they go on by themselves)
   if (signum != SIGINT) {
     stopStarting();
     signalRunning(signum == SIGTERM ? "TERM" : "HUP");
@@ -369,6 +383,10 @@ void Fanout::clearProgress() {
   progress_shown_ = false;
   progress_dirty_ = true;
   stderr_.write("\r\033[K");
+}
+
+void Fanout::maybeFinish() {
+  if (done_ == hosts_.size() && !finished_ && (!masters_ || masters_->starting() == 0)) finishRun();
 }
 
 void Fanout::finishRun() {

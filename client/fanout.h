@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "client/background_masters.h"
 #include "client/exec_client.h"
 #include "client/fanout_options.h"
 #include "client/fanout_report.h"
@@ -36,9 +37,9 @@ class Fanout {
 
   void startMore();
   void startHost(size_t index);
-  // -S PATH: a connection to the master for `address`, if one answers (else -1: directly);
-  // `error` when the host must fail instead (a bad path, another user's socket).
-  int connectMaster(const HostPort& address, std::string& error) const;
+  // -S PATH (expanded into `path`): a connection to the master for `address`, if one answers
+  // (else -1: directly); `error` when the host must fail instead (a bad path, another user's socket).
+  int connectMaster(const HostPort& address, std::string& path, std::string& error) const;
   void onOutput(Host& host, rxpb::v1::Stream stream, std::string_view data);
   void onDone(Host& host, const ExecOutcome& outcome);
   void onClosed(Host& host);
@@ -50,6 +51,8 @@ class Fanout {
   void updateOutputPause();
   void drawProgress();
   void clearProgress();
+  // The summary and the end, once every host is done and every master started has settled.
+  void maybeFinish();
   void finishRun();
   std::string outcomeText(const ExecOutcome& outcome) const;
 
@@ -84,6 +87,7 @@ class Fanout {
   bool progress_dirty_ = true;
   uv_timer_t progress_timer_{};
   OutputGroups groups_;
+  std::unique_ptr<BackgroundMasters> masters_;  // --persist with -S: started for hosts run directly
   std::string out_dir_error_;
   int exit_status_ = 255;
 };

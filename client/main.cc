@@ -1,11 +1,16 @@
 // rexec: options only; the work is in OneHostCommand (one host) or Fanout (many).
+#include <fcntl.h>
 #include <malloc.h>
 #include <openssl/ssl.h>
 #include <signal.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+
+#include <fmt/format.h>
 
 #include "client/auto_master.h"
 #include "client/control_socket.h"
@@ -64,6 +69,15 @@ int main(int argc, char** argv) {
   if (opts.fanout.enabled()) {
     opts.fanout.control_path = std::move(opts.control_path);  // per host (Fanout::startHost)
     opts.control_path.clear();
+    opts.fanout.persist_s = opts.persist_s;
+    // A master a fan-out starts (client/background_masters.h) uses what this run uses.
+    opts.fanout.master_options = {"-i",
+                                  opts.identity,
+                                  "--known-hosts",
+                                  opts.known_hosts,
+                                  "--connect-timeout",
+                                  fmt::format("{}", opts.connect_timeout_s)};
+    if (opts.accept_new) opts.fanout.master_options.push_back("--accept-new");
   } else if (!opts.control_path.empty()) {
     std::string path;
     if (auto s = rx::expandControlPath(opts.control_path, target.host, target.port, path); !s) {
@@ -92,6 +106,19 @@ int main(int argc, char** argv) {
   // here (its connection did all that). None answering: with --persist, start one (and this
   // process may come back from that as the master itself); else connect directly, as ssh does.
   int ready_fd = -1;
+  if (opts.master && opts.ready_fd >= 0) {
+    // Started by a fan-out (client/background_masters.h), which reads what this master says until
+    // it listens. It may outlive the fan-out by hours: like a master started for one host, it
+    // keeps nothing the fan-out was given beyond 0-2 and its report descriptor.
+    if (fcntl(opts.ready_fd, F_SETFD, FD_CLOEXEC) != 0) {
+      std::fprintf(stderr, "rexec: --ready-fd %d: %s\n", opts.ready_fd, std::strerror(errno));
+      return rx::kExitFailure;
+    }
+    const unsigned fd = static_cast<unsigned>(opts.ready_fd);
+    if (fd > 3) close_range(3, fd - 1, 0);
+    close_range(fd + 1, ~0U, 0);
+    ready_fd = opts.ready_fd;
+  }
   if (!opts.master && !opts.control_path.empty()) {
     rx::MasterConnection master = rx::connectOwnMaster(opts.control_path);
     if (master.fd < 0 && master.refusal.empty() && opts.persist_s > 0) {

@@ -114,8 +114,12 @@ ParseOutcome parseClientOptions(int argc, const char* const* argv, ClientOptions
                    "with -S and a command: when no master answers, start one in the background for the "
                    "command and the next ones (as ssh's ControlMaster auto); the master exits after "
                    "SECONDS without any client (as ssh's ControlPersist). With -M: the same exit; "
-                   "default: run until stopped. With -H/-f/-g: no effect (hosts with a master use it)")
+                   "default: run until stopped. With -H/-f/-g: a host without a master runs directly, "
+                   "and one is started for it once its command has run")
       ->check(CLI::PositiveNumber);
+  // Not for users: how a fan-out's master (client/background_masters.h) is told where to say
+  // that it listens. Hidden from --help.
+  sharing->add_option("--ready-fd", opts.ready_fd)->group("")->check(CLI::NonNegativeNumber);
   sharing->add_option("-O,--control-command", opts.control_command,
                       "with -S and no command: 'check' whether a master for HOST answers on PATH (prints "
                       "its pid), or 'exit': stop it (as ssh -O)");
@@ -231,7 +235,8 @@ ParseOutcome parseClientOptions(int argc, const char* const* argv, ClientOptions
     exit_code = kExitFailure;
     return ParseOutcome::Exit;
   }
-  if (opts.master || !opts.control_path.empty() || opts.persist_s > 0 || !opts.control_command.empty()) {
+  if (opts.master || !opts.control_path.empty() || opts.persist_s > 0 || !opts.control_command.empty() ||
+      opts.ready_fd >= 0) {
     const bool control = !opts.control_command.empty();
     const char* bad = nullptr;
     if (control && opts.control_command != "check" && opts.control_command != "exit")
@@ -252,6 +257,8 @@ ParseOutcome parseClientOptions(int argc, const char* const* argv, ClientOptions
       bad = "-M runs no command itself: start it alone, then run commands with -S";
     else if (opts.master && force_tty > 0)
       bad = "-M takes no -t: each command asks for its own terminal";
+    else if (opts.ready_fd >= 0 && (!opts.master || opts.ready_fd <= 2))
+      bad = "--ready-fd is for a master (-M), and not on 0, 1 or 2";
     if (bad) {
       std::fprintf(stderr, "rexec: %s (see rexec --help)\n", bad);
       exit_code = kExitFailure;

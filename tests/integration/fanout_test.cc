@@ -403,13 +403,7 @@ TEST_F(FanoutTest, HostsWithAMasterRunThroughItAndTheOthersDirectly) {
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(count(r.out, ": ok\n"), 3u) << r.out;
   for (int d = 0; d < 3; ++d) EXPECT_NE(r.out.find(host(d) + ": ok\n"), std::string::npos) << r.out;
-  // --persist (an alias may carry it) starts no master with many hosts: those without one run
-  // directly, as before.
-  auto with_persist =
-      run(rexec({"-S", pattern, "--persist", "60", "-H", host(0) + "," + host(2)}, {"echo", "ok"}, known));
-  EXPECT_EQ(with_persist.exit_code, 0) << with_persist.err;
-  EXPECT_EQ(count(with_persist.out, ": ok\n"), 2u) << with_persist.out;
-  EXPECT_FALSE(std::filesystem::exists(farm->dir.file("m-" + address(2))));
+  EXPECT_FALSE(std::filesystem::exists(farm->dir.file("m-" + address(2))));  // no --persist
   // A master serves one host: -S with many hosts needs %h; -M and -O one host.
   auto no_token = run(rexec({"-S", farm->dir.file("m"), "-H", host(0)}, {"true"}));
   EXPECT_EQ(no_token.exit_code, 255);
@@ -421,6 +415,71 @@ TEST_F(FanoutTest, HostsWithAMasterRunThroughItAndTheOthersDirectly) {
     m->signal(SIGTERM);
     EXPECT_EQ(m->wait().exit_code, 0);
   }
+}
+
+TEST_F(FanoutTest, WithPersistHostsRunDirectlyGetMastersThatTheNextRunUses) {
+  const std::string pattern = farm->dir.file("p-%h");
+  const std::string refused_pattern = farm->dir.file("q-%h");
+  // Whatever happens below, the masters this test started end with it (each answers -O exit).
+  struct StopMasters {
+    std::vector<std::string> paths;
+    ~StopMasters() {
+      for (int d = 0; d < 3; ++d)
+        for (const auto& p : paths) run({rexecPath(), "-S", p, "-O", "exit", host(d)});
+    }
+  } stop{{pattern, refused_pattern}};
+  // No master answers: every host runs directly, and each whose command ran gets one started for
+  // the next runs (not the host that is down). Quietly, and the run ends once they listen.
+  // The run is handed a descriptor it does not know of (fd 7, as a careless launcher leaks one):
+  // a master, which may outlive the run by hours, must not keep it.
+  const std::string stray = farm->dir.file("stray");
+  writeFile(stray, "");
+  const std::string down = "127.0.0.1:1";
+  std::vector<std::string> argv = {"/bin/sh", "-c", "exec 7<\"$0\"; exec \"$@\"", stray};
+  for (const auto& a :
+       rexec({"-S", pattern, "--persist", "60", "-H", host(0) + "," + host(1) + "," + down}, {"echo", "ok"}))
+    argv.push_back(a);
+  auto first = run(argv);
+  EXPECT_EQ(first.exit_code, 255) << first.err;
+  EXPECT_EQ(count(first.out, ": ok\n"), 2u) << first.out;
+  EXPECT_EQ(first.err.find("master"), std::string::npos) << first.err;
+  EXPECT_FALSE(std::filesystem::exists(farm->dir.file("p-127.0.0.1")));
+  for (int d = 0; d < 2; ++d) {
+    ASSERT_TRUE(std::filesystem::is_socket(farm->dir.file("p-" + address(d)))) << "no master for " << host(d);
+    // In a session of its own, on /dev/null, with none of the run's other descriptors.
+    const auto check = run({rexecPath(), "-S", pattern, "-O", "check", host(d)});
+    ASSERT_EQ(check.exit_code, 0) << check.err;
+    const pid_t pid = std::stoi(check.out.substr(check.out.rfind("pid ") + 4));
+    EXPECT_NE(::getsid(pid), ::getsid(0));
+    const std::string fds = "/proc/" + std::to_string(pid) + "/fd";
+    for (const auto& e : std::filesystem::directory_iterator(fds)) {
+      std::error_code ec;
+      const auto target = std::filesystem::read_symlink(e.path(), ec).string();
+      EXPECT_NE(target, stray) << e.path();
+      const std::string name = e.path().filename().string();
+      if (name == "0" || name == "1" || name == "2") {
+        EXPECT_EQ(target, "/dev/null") << e.path();
+      }
+    }
+  }
+  // The next run goes through them: it knows neither host's key, so only a master can serve it.
+  const std::string none = farm->dir.file("known_hosts.none");
+  writeFile(none, "");
+  auto next =
+      run(rexec({"-S", pattern, "--persist", "60", "-H", host(0) + "," + host(1)}, {"echo", "again"}, none));
+  EXPECT_EQ(next.exit_code, 0) << next.err;
+  EXPECT_EQ(count(next.out, ": again\n"), 2u) << next.out;
+  // A master that cannot have its socket says why once, on the host's own line; the output and the
+  // exit status stay the command's.
+  const std::string plain = farm->dir.file("q-" + address(0));
+  writeFile(plain, "");
+  auto refused = run(rexec({"-S", refused_pattern, "--persist", "60", "-H", host(0)}, {"echo", "ok"}));
+  EXPECT_EQ(refused.exit_code, 0) << refused.err;
+  EXPECT_EQ(refused.out, host(0) + ": ok\n");
+  EXPECT_EQ(count(refused.err, "\n"), 2u) << refused.err;  // that line and the summary
+  EXPECT_NE(refused.err.find("rexec: " + host(0) + ": master: " + plain + " exists and is not a socket"),
+            std::string::npos)
+      << refused.err;
 }
 
 TEST_F(FanoutTest, ProgressLineOnATerminalIsClearedBeforeOutput) {

@@ -277,5 +277,21 @@ TEST(ClientOptions, FanoutOnlyOptionsNeedAHostList) {
   EXPECT_EQ(parse({"rexec", "-t", "-H", "x,y", "sh"}).exit_code, 255);
 }
 
+// --ready-fd is how a fan-out's master (client/background_masters.h) says it listens: a master's
+// option only, never on a standard stream, and not in --help.
+TEST(ClientOptions, ReadyFdIsForAMasterOnly) {
+  Parsed p = parse({"rexec", "-M", "-S", "/tmp/m", "--ready-fd", "3", "--", "h:5"});
+  EXPECT_EQ(p.outcome, ParseOutcome::Run);
+  EXPECT_EQ(p.opts.ready_fd, 3);
+  EXPECT_EQ(p.opts.target, "h:5");
+  EXPECT_EQ(parse({"rexec", "--ready-fd", "3", "h", "true"}).exit_code, 255);
+  EXPECT_EQ(parse({"rexec", "-S", "/tmp/m", "--ready-fd", "3", "h", "true"}).exit_code, 255);
+  EXPECT_EQ(parse({"rexec", "-M", "-S", "/tmp/m", "--ready-fd", "2", "h"}).exit_code, 255);
+  EXPECT_EQ(parse({"rexec", "-M", "-S", "/tmp/m", "--ready-fd", "-1", "h"}).exit_code, 255);
+  testing::internal::CaptureStdout();
+  parse({"rexec", "--help"});
+  EXPECT_EQ(testing::internal::GetCapturedStdout().find("ready-fd"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace rx

@@ -20,6 +20,7 @@
 #include "client/known_hosts.h"
 #include "client/master.h"
 #include "client/master_control.h"
+#include "client/master_log.h"
 #include "client/one_host_command.h"
 #include "client/options.h"
 #include "client/raw_terminal.h"
@@ -78,6 +79,8 @@ int main(int argc, char** argv) {
                                   "--connect-timeout",
                                   fmt::format("{}", opts.connect_timeout_s)};
     if (opts.accept_new) opts.fanout.master_options.push_back("--accept-new");
+    if (!opts.log_file.empty())
+      opts.fanout.master_options.insert(opts.fanout.master_options.end(), {"-E", opts.log_file});
   } else if (!opts.control_path.empty()) {
     std::string path;
     if (auto s = rx::expandControlPath(opts.control_path, target.host, target.port, path); !s) {
@@ -171,6 +174,12 @@ int main(int argc, char** argv) {
   rx::HostKeyPolicy host_keys{opts.known_hosts, opts.accept_new, rx::terminalAsker(), nullptr};
 
   int status = rx::kExitFailure;
+  if (opts.master && !opts.log_file.empty()) {
+    if (auto s = rx::openMasterLog(opts.log_file); !s) {
+      std::fprintf(stderr, "rexec: %s\n", s.message().c_str());
+      return rx::kExitFailure;
+    }
+  }
   if (opts.master) {
     rx::Master master(uv_default_loop(), target, opts.control_path, std::move(key), timeouts, tls.get(),
                       std::move(host_keys), static_cast<uint64_t>(opts.persist_s * 1000.0));

@@ -11,6 +11,7 @@
 #include "client/auto_master.h"
 #include "client/exit_status.h"
 #include "client/known_hosts.h"
+#include "client/master_log.h"
 #include "common/limits.h"
 
 namespace rx {
@@ -46,7 +47,7 @@ int Master::run() {
   if (socket) socket = bindControlSocket(path_, fd, bound_path_);
   if (!socket) {
     failure_ = socketFailureLine(socket, taken);
-    if (!failure_->empty()) std::fprintf(stderr, "rexec: %s\n", failure_->c_str());
+    if (!failure_->empty()) masterSay(*failure_);
     return kExitFailure;
   }
   uv_pipe_init(loop_, &listener_, 0);
@@ -106,13 +107,14 @@ void Master::failSocket(const Status& status, bool taken) {
 
 void Master::becomeReady(const std::string& label) {
   if (ready_fd_ < 0) {
-    std::fprintf(stderr, "rexec: master for %s listening on %s\n", label.c_str(), path_.c_str());
+    masterSay(fmt::format("master for {} listening on {}", label, path_));
     return;
   }
   // The client that started this master runs its command through it now. This master is no
   // longer part of that client's job: a new session (no SIGINT or SIGHUP from its terminal) and
   // none of its streams, so that whoever waits for the client's output to end is not kept
   // waiting by the master (as ssh's ControlPersist).
+  masterLog(fmt::format("master for {} listening on {}", label, path_));
   reportMasterReady(ready_fd_);
   close(ready_fd_);
   ready_fd_ = -1;
@@ -248,12 +250,13 @@ void Master::onExecDone(ExecClient&, const ExecOutcome& outcome) {
       uv_close(reinterpret_cast<uv_handle_t*>(s), nullptr);
   if (failure_) {
     exit_status_ = kExitFailure;
-    if (!failure_->empty()) std::fprintf(stderr, "rexec: %s\n", failure_->c_str());
+    if (!failure_->empty()) masterSay(*failure_);
   } else if (stopping_) {
     exit_status_ = 0;
+    masterLog(fmt::format("master for {} on {} ended: {}", label, path_, outcome.message));
   } else {
     exit_status_ = kExitFailure;
-    std::fprintf(stderr, "rexec: %s: %s\n", target_.host.c_str(), outcome.message.c_str());
+    masterSay(fmt::format("{}: {}", target_.host, outcome.message));
   }
 }
 

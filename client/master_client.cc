@@ -9,6 +9,7 @@
 #include "client/control_socket.h"
 #include "client/local_output.h"
 #include "client/master.h"
+#include "client/master_log.h"
 #include "common/encoding.h"
 #include "common/limits.h"
 #include "common/owned_write.h"
@@ -44,7 +45,7 @@ bool MasterClient::accept(uv_stream_t* server, std::string_view greeting) {
   if (uv_fileno(reinterpret_cast<uv_handle_t*>(&pipe_), &fd) != 0 || !peerIsThisUser(fd, who)) {
     // Only this user may use the connection this user authenticated (the socket's mode says the
     // same; this holds even if someone loosened it).
-    std::fprintf(stderr, "rexec: master: refused a local connection from %s: not this user\n", who.c_str());
+    masterSay(fmt::format("master: refused a local connection from {}: not this user", who));
     leave();
     return false;
   }

@@ -117,6 +117,10 @@ ParseOutcome parseClientOptions(int argc, const char* const* argv, ClientOptions
                    "default: run until stopped. With -H/-f/-g: a host without a master runs directly, "
                    "and one is started for it once its command has run")
       ->check(CLI::PositiveNumber);
+  sharing->add_option("-E,--log-file", opts.log_file,
+                      "with -M or --persist: the master also appends what it says (where it listens, why "
+                      "it ended, a refused local client) to FILE, with the time and its pid; a master "
+                      "started by --persist says it nowhere else once it has left the terminal (as ssh -E)");
   // Not for users: how a fan-out's master (client/background_masters.h) is told where to say
   // that it listens. Hidden from --help.
   sharing->add_option("--ready-fd", opts.ready_fd)->group("")->check(CLI::NonNegativeNumber);
@@ -236,7 +240,7 @@ ParseOutcome parseClientOptions(int argc, const char* const* argv, ClientOptions
     return ParseOutcome::Exit;
   }
   if (opts.master || !opts.control_path.empty() || opts.persist_s > 0 || !opts.control_command.empty() ||
-      opts.ready_fd >= 0) {
+      opts.ready_fd >= 0 || !opts.log_file.empty()) {
     const bool control = !opts.control_command.empty();
     const char* bad = nullptr;
     if (control && opts.control_command != "check" && opts.control_command != "exit")
@@ -257,6 +261,8 @@ ParseOutcome parseClientOptions(int argc, const char* const* argv, ClientOptions
       bad = "-M runs no command itself: start it alone, then run commands with -S";
     else if (opts.master && force_tty > 0)
       bad = "-M takes no -t: each command asks for its own terminal";
+    else if (!opts.log_file.empty() && !opts.master && opts.persist_s <= 0)
+      bad = "-E is for a master: with -M, or with -S PATH --persist";
     else if (opts.ready_fd >= 0 && (!opts.master || opts.ready_fd <= 2))
       bad = "--ready-fd is for a master (-M), and not on 0, 1 or 2";
     if (bad) {

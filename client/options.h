@@ -25,6 +25,8 @@ struct ClientOptions {
   // --persist: a master exits after this long without a client (0: run until stopped); with -S
   // and no -M, a master is started when none answers (client/auto_master.h).
   double persist_s = 0;
+  // -E FILE: a master also appends what it says to FILE (client/master_log.h).
+  std::string log_file;
   // --ready-fd (hidden): a master started by a fan-out writes 'R' there once it listens.
   int ready_fd = -1;
   // -O check|exit: ask the master on -S PATH instead of running a command (as ssh -O).

@@ -435,15 +435,18 @@ TEST_F(FanoutTest, WithPersistHostsRunDirectlyGetMastersThatTheNextRunUses) {
   const std::string stray = farm->dir.file("stray");
   writeFile(stray, "");
   const std::string down = "127.0.0.1:1";
+  const std::string log = farm->dir.file("masters.log");  // -E: passed on to the masters
   std::vector<std::string> argv = {"/bin/sh", "-c", "exec 7<\"$0\"; exec \"$@\"", stray};
   for (const auto& a :
-       rexec({"-S", pattern, "--persist", "60", "-H", host(0) + "," + host(1) + "," + down}, {"echo", "ok"}))
+       rexec({"-S", pattern, "--persist", "60", "-E", log, "-H", host(0) + "," + host(1) + "," + down},
+             {"echo", "ok"}))
     argv.push_back(a);
   auto first = run(argv);
   EXPECT_EQ(first.exit_code, 255) << first.err;
   EXPECT_EQ(count(first.out, ": ok\n"), 2u) << first.out;
   EXPECT_EQ(first.err.find("master"), std::string::npos) << first.err;
   EXPECT_FALSE(std::filesystem::exists(farm->dir.file("p-127.0.0.1")));
+  EXPECT_EQ(count(readFile(log), " listening on "), 2u) << readFile(log);
   for (int d = 0; d < 2; ++d) {
     ASSERT_TRUE(std::filesystem::is_socket(farm->dir.file("p-" + address(d)))) << "no master for " << host(d);
     // In a session of its own, on /dev/null, with none of the run's other descriptors.

@@ -680,6 +680,54 @@ TEST_F(MasterTest, AnotherUsersSocketIsNotUsed) {
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
 }
 
+// -E FILE: what a master says goes to FILE as well, with the time and its pid, so that a master
+// started by --persist, which has left the terminal, still tells why it ended.
+TEST_F(MasterTest, WithALogFileAMasterThatLeftTheTerminalStillSaysWhyItEnded) {
+  const std::string log = dir_.file("master.log");
+  auto first = run(rexec({"echo", "first"}, {"-S", sock(), "--persist", "600", "-E", log}));
+  EXPECT_EQ(first.exit_code, 0) << first.err;
+  EXPECT_EQ(first.err, "");
+  const pid_t master = masterPid();
+  ASSERT_GT(master, 0);
+  struct stat st;
+  ASSERT_EQ(::stat(log.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  const std::string label = "[127.0.0.1]:" + std::to_string(daemon_->port());
+  const std::string who = " rexec[" + std::to_string(master) + "]: ";
+  EXPECT_NE(readFile(log).find(who + "master for " + label + " listening on " + sock() + "\n"),
+            std::string::npos)
+      << readFile(log);
+  // Its connection is lost long after it left the terminal: the file says so.
+  daemon_->kill9();
+  EXPECT_TRUE(waitProcessGone(master));
+  const std::string text = readFile(log);
+  EXPECT_NE(text.find(who + "127.0.0.1: connection lost"), std::string::npos) << text;
+  // Each line: "YYYY-MM-DD HH:MM:SS rexec[PID]: ...".
+  EXPECT_EQ(text.find(" rexec["), 19u) << text;
+  daemon_.reset();
+}
+
+// Stopped by hand (here -O exit), a master started with -M -E notes that in the file too; -E is a
+// master's option only.
+TEST_F(MasterTest, WithALogFileAMasterNotesItsStop) {
+  const std::string log = dir_.file("hand.log");
+  auto master = startMaster({"-E", log});
+  auto stop = run({rexecPath(), "-S", sock(), "-O", "exit", daemon_->target()});
+  EXPECT_EQ(stop.exit_code, 0) << stop.err;
+  EXPECT_EQ(master->wait().exit_code, 0);
+  const std::string text = readFile(log);
+  EXPECT_NE(text.find("listening on " + sock() + "\n"), std::string::npos) << text;
+  EXPECT_NE(text.find(" on " + sock() + " ended: the master was stopped\n"), std::string::npos) << text;
+  auto refused = run(rexec({"true"}, {"-E", log}));
+  EXPECT_EQ(refused.exit_code, 255);
+  EXPECT_EQ(refused.err,
+            "rexec: -E is for a master: with -M, or with -S PATH --persist (see rexec --help)\n");
+  auto unwritable =
+      run(concat(client(), {"-M", "-S", sock(), "-E", dir_.file("no-dir/log"), daemon_->target()}));
+  EXPECT_EQ(unwritable.exit_code, 255);
+  EXPECT_EQ(unwritable.err, "rexec: -E " + dir_.file("no-dir/log") + ": No such file or directory\n");
+}
+
 TEST_F(MasterTest, ALostConnectionFailsTheMastersCommandsAndTheMaster) {
   auto master = startMaster();
   auto c = startViaMaster({"sh", "-c", "echo ready; exec sleep " + mark(405)});

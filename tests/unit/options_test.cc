@@ -293,5 +293,13 @@ TEST(ClientOptions, ReadyFdIsForAMasterOnly) {
   EXPECT_EQ(testing::internal::GetCapturedStdout().find("ready-fd"), std::string::npos);
 }
 
+TEST(ClientOptions, LogFileIsForAMaster) {
+  EXPECT_EQ(parse({"rexec", "-M", "-S", "/tmp/m", "-E", "/tmp/log", "h"}).opts.log_file, "/tmp/log");
+  EXPECT_EQ(parse({"rexec", "-S", "/tmp/m", "--persist", "5", "-E", "/tmp/log", "h", "true"}).outcome,
+            ParseOutcome::Run);
+  EXPECT_EQ(parse({"rexec", "-E", "/tmp/log", "h", "true"}).exit_code, 255);
+  EXPECT_EQ(parse({"rexec", "-S", "/tmp/m", "-E", "/tmp/log", "h", "true"}).exit_code, 255);
+}
+
 }  // namespace
 }  // namespace rx

@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -89,10 +90,26 @@ int main(int argc, char** argv) {
     }
     opts.control_path = std::move(path);
   }
-  if (!opts.control_command.empty())
-    return rx::controlMaster(opts.control_command, opts.control_path,
-                             rx::knownHostLabel(target.host, target.port),
-                             static_cast<uint64_t>(opts.connect_timeout_s * 1000.0));
+  if (!opts.control_command.empty()) {
+    const auto timeout_ms = static_cast<uint64_t>(opts.connect_timeout_s * 1000.0);
+    if (!opts.fanout.enabled())
+      return rx::controlMaster(opts.control_command, opts.control_path,
+                               rx::knownHostLabel(target.host, target.port), timeout_ms);
+    // Many hosts: each host's master in turn (the masters --persist left behind, stopped with one
+    // command). 0 only when every host's master answered (check) or has stopped (exit).
+    int status = 0;
+    for (const rx::FanoutTarget& t : targets) {
+      std::string path;
+      int one = rx::kExitFailure;
+      if (auto s = rx::expandControlPath(opts.fanout.control_path, t.address.host, t.address.port, path); !s)
+        std::fprintf(stderr, "rexec: %s: %s\n", t.label.c_str(), s.message().c_str());
+      else
+        one = rx::controlMaster(opts.control_command, path,
+                                rx::knownHostLabel(t.address.host, t.address.port), timeout_ms);
+      status = std::max(status, one);
+    }
+    return status;
+  }
   if (opts.tty > 0) {
     // As ssh: -t needs a local terminal to make sense of; -tt asks for one anyway.
     const std::optional<rx::TerminalSize> size = rx::readTerminalSize(STDIN_FILENO);

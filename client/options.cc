@@ -126,7 +126,7 @@ ParseOutcome parseClientOptions(int argc, const char* const* argv, ClientOptions
   sharing->add_option("--ready-fd", opts.ready_fd)->group("")->check(CLI::NonNegativeNumber);
   sharing->add_option("-O,--control-command", opts.control_command,
                       "with -S and no command: 'check' whether a master for HOST answers on PATH (prints "
-                      "its pid), or 'exit': stop it (as ssh -O)");
+                      "its pid), or 'exit': stop it (as ssh -O); with -H/-f/-g, each host's master");
   CLI::Option_group* many_hosts = app.add_option_group("Many hosts");
   FanoutOptions& fo = opts.fanout;
   many_hosts
@@ -253,8 +253,8 @@ ParseOutcome parseClientOptions(int argc, const char* const* argv, ClientOptions
       bad = "--persist needs -S PATH: the master's socket";
     else if (opts.master && opts.control_path.empty())
       bad = "-M needs -S PATH: the socket to listen on";
-    else if (fo.enabled() && (opts.master || control))
-      bad = "-M and -O work with one host, not -H/-f/-g";
+    else if (fo.enabled() && opts.master)
+      bad = "-M works with one host, not -H/-f/-g: start one master per host";
     else if (fo.enabled() && opts.control_path.find("%h") == std::string::npos)
       bad = "-S with many hosts needs %h in PATH: a master serves one host";
     else if (opts.master && !command.empty())

@@ -8,12 +8,16 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <condition_variable>
 #include <filesystem>
 #include <memory>
+#include <mutex>
 
 #include "common/frame_codec.h"
 #include "common/limits.h"
 #include "tests/integration/fixture.h"
+#include "tests/integration/proxy.h"
 
 namespace rxtest {
 namespace {
@@ -678,6 +682,62 @@ TEST_F(MasterTest, AnotherUsersSocketIsNotUsed) {
   EXPECT_NE(r.err.find(" uid 65534); not used\n"), std::string::npos) << r.err;
   EXPECT_FALSE(std::filesystem::exists(dir_.file("ran")));
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+}
+
+// A fan-out waits for the masters it started (--persist) before its summary; a Ctrl-C stops that
+// wait, not the masters, which go on by themselves.
+TEST_F(MasterTest, ACtrlCStopsAFanoutWaitingForItsMasterButNotTheMaster) {
+  // Through a proxy that holds up the first bytes of each connection after the first: the host's
+  // command runs, the master started for it then waits in its handshake until released.
+  std::mutex mutex;
+  std::condition_variable changed;
+  bool held = false, release = false;
+  int connections = 0;
+  TcpProxy proxy(daemon_->port(), [&](Direction d, uint64_t offset, std::string&) {
+    if (d != Direction::ToServer || offset != 0) return true;
+    std::unique_lock<std::mutex> lock(mutex);
+    if (++connections == 1) return true;
+    held = true;
+    changed.notify_all();
+    changed.wait_for(lock, std::chrono::seconds(60), [&] { return release; });
+    return true;
+  });
+  // Released before the proxy goes, whatever happens below (its thread is waiting in there).
+  struct Release {
+    std::mutex& m;
+    std::condition_variable& cv;
+    bool& flag;
+    ~Release() {
+      std::lock_guard<std::mutex> lock(m);
+      flag = true;
+      cv.notify_all();
+    }
+  } release_guard{mutex, changed, release};
+  const std::string host = "127.0.0.1:" + std::to_string(proxy.port());
+  const std::string kh = dir_.file("kh-proxy");
+  writeFile(kh, "[127.0.0.1]:" + std::to_string(proxy.port()) + " " + daemon_->fingerprint() + "\n");
+  const std::string path = dir_.file("f-127.0.0.1");
+  // A connect timeout well past the wait below: only the Ctrl-C can end the fan-out's wait.
+  Subprocess fanout({rexecPath(), "-i", key_, "--known-hosts", kh, "--connect-timeout", "120", "-S",
+                     dir_.file("f-%h"), "--persist", "60", "-H", host, "--", "echo", "ok"});
+  ASSERT_TRUE(fanout.waitForStdout(host + ": ok\n"));
+  {
+    std::unique_lock<std::mutex> lock(mutex);
+    ASSERT_TRUE(changed.wait_for(lock, std::chrono::seconds(60), [&] { return held; }))
+        << "no master connected after the command";
+  }
+  fanout.signal(SIGINT);
+  auto r = fanout.wait(std::chrono::seconds(30));
+  EXPECT_EQ(r.exit_code, 130) << r.err;  // interrupted, as a local command would be
+  EXPECT_NE(r.err.find("rexec: 1 host: 1 ok"), std::string::npos) << r.err;
+  // The master still runs (in a session of its own, untouched by the Ctrl-C); ours to stop here.
+  pid_t master = -1;
+  for (const auto& p : processes())
+    if (p.cmdline.find("rexec -M -S " + path + " ") == 0) master = p.pid;
+  ASSERT_GT(master, 0) << "the master did not go on";
+  EXPECT_NE(::getsid(master), ::getsid(0));
+  ::kill(master, SIGTERM);
+  EXPECT_TRUE(waitProcessGone(master));
 }
 
 // -E FILE: what a master says goes to FILE as well, with the time and its pid, so that a master

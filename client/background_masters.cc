@@ -88,8 +88,9 @@ struct BackgroundMasters::Starting {
 BackgroundMasters::BackgroundMasters(uv_loop_t* loop, double persist_s,
                                      std::vector<std::string> master_options,
                                      std::function<void(std::string_view)> on_line,
-                                     std::function<void()> on_settled)
+                                     std::function<void()> on_settled, std::string program)
     : loop_(loop),
+      program_(std::move(program)),
       persist_(fmt::format("{}", persist_s)),
       master_options_(std::move(master_options)),
       on_line_(std::move(on_line)),
@@ -121,8 +122,8 @@ void BackgroundMasters::start(const std::string& label, const std::string& path,
   stdio[3].flags = static_cast<uv_stdio_flags>(UV_CREATE_PIPE | UV_WRITABLE_PIPE);
   stdio[3].data.stream = reinterpret_cast<uv_stream_t*>(&s->ready);
   uv_process_options_t options{};
-  // This same program, whatever name it was started by.
-  options.file = "/proc/self/exe";
+  // This same program (/proc/self/exe), whatever name it was started by.
+  options.file = program_.c_str();
   options.args = argv.data();
   options.stdio = stdio;
   options.stdio_count = 4;

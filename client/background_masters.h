@@ -30,8 +30,10 @@ class BackgroundMasters {
   // `master_options`: what every master is given besides -M, -S, --persist and its host (the key
   // file, known hosts, connect timeout of the run). `on_line`: one of a master's lines, labelled
   // ("rexec: LABEL: master: ...\n"). `on_settled`: the last master started has settled.
+  // `program`: this same program; another only in tests.
   BackgroundMasters(uv_loop_t* loop, double persist_s, std::vector<std::string> master_options,
-                    std::function<void(std::string_view)> on_line, std::function<void()> on_settled);
+                    std::function<void(std::string_view)> on_line, std::function<void()> on_settled,
+                    std::string program = "/proc/self/exe");
   ~BackgroundMasters();
   BackgroundMasters(const BackgroundMasters&) = delete;
   BackgroundMasters& operator=(const BackgroundMasters&) = delete;
@@ -50,6 +52,7 @@ class BackgroundMasters {
   void settled(Starting& s);
 
   uv_loop_t* loop_;
+  std::string program_;
   std::string persist_;
   std::vector<std::string> master_options_;
   std::function<void(std::string_view)> on_line_;

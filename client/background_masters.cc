@@ -39,9 +39,9 @@ struct BackgroundMasters::Starting {
         line(std::string_view(partial).substr(0, nl));
         partial.erase(0, nl + 1);
       }
-      if (partial.size() >= kMaxLine) {
-        line(partial);
-        partial.clear();
+      while (partial.size() >= kMaxLine) {
+        line(std::string_view(partial).substr(0, kMaxLine));
+        partial.erase(0, kMaxLine);
       }
       return;
     }

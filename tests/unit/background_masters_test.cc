@@ -89,7 +89,11 @@ TEST_F(StartingMasters, WhatAMasterSaysBeforeItListensComesOutLabelled) {
 }
 
 TEST_F(StartingMasters, ALongLineComesInPiecesAndALastLineWithoutNewlineStillComes) {
-  const std::string chatty = script("chatty", "head -c 10000 /dev/zero | tr '\\0' x >&2; printf 'end' >&2\n");
+  // One write of a short line, 10,000 bytes without a newline and "end": read 4,096 bytes at a
+  // time, the long line is cut after 4,096 of its bytes each time, never later.
+  const std::string text = dir_.path() + "/text";
+  std::ofstream(text) << "ab\n" << std::string(10000, 'x') << "end";
+  const std::string chatty = script("chatty", "cat '" + text + "' >&2\n");
   auto m = masters(chatty);
   m->start("h", "/p", HostPort{"h", 1});
   uv_run(&loop_, UV_RUN_DEFAULT);
@@ -100,10 +104,12 @@ TEST_F(StartingMasters, ALongLineComesInPiecesAndALastLineWithoutNewlineStillCom
     ASSERT_EQ(l.rfind(prefix, 0), 0u) << l;
     ASSERT_EQ(l.back(), '\n');
     EXPECT_LE(l.size(), prefix.size() + 4096 + 1) << "a piece too long";
-    said += l.substr(prefix.size(), l.size() - prefix.size() - 1);
+    said += l.substr(prefix.size(), l.size() - prefix.size() - 1) + "|";
   }
-  EXPECT_GE(lines_.size(), 3u);  // 10,003 bytes in pieces of at most 4,096
-  EXPECT_EQ(said, std::string(10000, 'x') + "end");
+  ASSERT_FALSE(lines_.empty());
+  EXPECT_EQ(lines_[0], prefix + "ab\n");
+  EXPECT_EQ(said, "ab|" + std::string(4096, 'x') + "|" + std::string(4096, 'x') + "|" +
+                      std::string(1808, 'x') + "end|");
 }
 
 TEST_F(StartingMasters, AProgramThatCannotStartIsSaidOnceAndSettles) {

@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "client/known_hosts.h"
+
 namespace rx {
 namespace {
 
@@ -110,7 +112,8 @@ void BackgroundMasters::start(const std::string& label, const std::string& path,
 
   std::vector<std::string> args = {"rexec", "-M", "-S", escapeControlPath(path), "--persist", persist_};
   args.insert(args.end(), master_options_.begin(), master_options_.end());
-  args.insert(args.end(), {"--ready-fd", "3", "--", hostPortArgument(target)});
+  // HOST as its known_hosts label ("[h]:p", or "h" on the default port): it parses back the same.
+  args.insert(args.end(), {"--ready-fd", "3", "--", knownHostLabel(target.host, target.port)});
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -157,11 +160,6 @@ void BackgroundMasters::abandon() {
 
 void BackgroundMasters::settled(Starting&) {
   if (--starting_ == 0 && on_settled_) on_settled_();
-}
-
-std::string hostPortArgument(const HostPort& target) {
-  return target.host.find(':') != std::string::npos ? fmt::format("[{}]:{}", target.host, target.port)
-                                                    : fmt::format("{}:{}", target.host, target.port);
 }
 
 std::string escapeControlPath(const std::string& path) {

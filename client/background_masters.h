@@ -61,8 +61,6 @@ class BackgroundMasters {
   size_t starting_ = 0;
 };
 
-// `rexec` arguments naming `target` as HOST[:PORT] parses it back: brackets around an IPv6 address.
-std::string hostPortArgument(const HostPort& target);
 // PATH for -S, with each % doubled: the master expands the tokens of what it is given again.
 std::string escapeControlPath(const std::string& path);
 

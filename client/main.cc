@@ -191,13 +191,11 @@ int main(int argc, char** argv) {
   rx::HostKeyPolicy host_keys{opts.known_hosts, opts.accept_new, rx::terminalAsker(), nullptr};
 
   int status = rx::kExitFailure;
-  if (opts.master && !opts.log_file.empty()) {
-    if (auto s = rx::openMasterLog(opts.log_file); !s) {
+  if (opts.master) {
+    if (auto s = opts.log_file.empty() ? rx::Status::Ok() : rx::openMasterLog(opts.log_file); !s) {
       std::fprintf(stderr, "rexec: %s\n", s.message().c_str());
       return rx::kExitFailure;
     }
-  }
-  if (opts.master) {
     rx::Master master(uv_default_loop(), target, opts.control_path, std::move(key), timeouts, tls.get(),
                       std::move(host_keys), static_cast<uint64_t>(opts.persist_s * 1000.0));
     if (ready_fd >= 0) master.notifyWhenReady(ready_fd);

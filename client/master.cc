@@ -106,15 +106,16 @@ void Master::failSocket(const Status& status, bool taken) {
 }
 
 void Master::becomeReady(const std::string& label) {
+  const std::string listening = fmt::format("master for {} listening on {}", label, path_);
   if (ready_fd_ < 0) {
-    masterSay(fmt::format("master for {} listening on {}", label, path_));
+    masterSay(listening);
     return;
   }
   // The client that started this master runs its command through it now. This master is no
   // longer part of that client's job: a new session (no SIGINT or SIGHUP from its terminal) and
   // none of its streams, so that whoever waits for the client's output to end is not kept
   // waiting by the master (as ssh's ControlPersist).
-  masterLog(fmt::format("master for {} listening on {}", label, path_));
+  masterLog(listening);  // the file only: its stderr is the client's
   reportMasterReady(ready_fd_);
   close(ready_fd_);
   ready_fd_ = -1;

@@ -14,22 +14,26 @@
 #include <vector>
 
 #include "client/control_socket.h"
+#include "client/known_hosts.h"
+#include "common/limits.h"
 #include "tests/unit/scratch_dir.h"
 
 namespace rx {
 namespace {
 
+// The master is given its host as the known_hosts label, which it parses as the client does.
 TEST(BackgroundMasters, TheHostArgumentParsesBackToTheSameHostAndPort) {
-  for (const HostPort& hp : {HostPort{"node07", 5512}, HostPort{"127.0.0.2", 1}, HostPort{"::1", 65535},
-                             HostPort{"fe80::1%eth0", 22}}) {
-    const std::string arg = hostPortArgument(hp);
+  for (const HostPort& hp :
+       {HostPort{"node07", kDefaultPort}, HostPort{"::1", kDefaultPort}, HostPort{"node07", 5511},
+        HostPort{"127.0.0.2", 1}, HostPort{"::1", 65535}, HostPort{"fe80::1%eth0", 22}}) {
+    const std::string arg = knownHostLabel(hp.host, hp.port);
     HostPort back;
-    ASSERT_TRUE(parseHostPort(arg, 9, back)) << arg;
+    ASSERT_TRUE(parseHostPort(arg, kDefaultPort, back)) << arg;
     EXPECT_EQ(back.host, hp.host) << arg;
     EXPECT_EQ(back.port, hp.port) << arg;
   }
-  EXPECT_EQ(hostPortArgument({"::1", 7}), "[::1]:7");
-  EXPECT_EQ(hostPortArgument({"a.example", 7}), "a.example:7");
+  EXPECT_EQ(knownHostLabel("::1", 7), "[::1]:7");
+  EXPECT_EQ(knownHostLabel("a.example", 7), "[a.example]:7");
 }
 
 TEST(BackgroundMasters, TheEscapedPathExpandsBackToItself) {

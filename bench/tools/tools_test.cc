@@ -129,6 +129,37 @@ TEST(BenchToolsLocal, TcpStreamMovesEveryByte) {
   EXPECT_EQ(r.out.rfind("3000000 ", 0), 0u) << r.out;
 }
 
+TEST(BenchToolsLocal, PipeStreamMovesEveryByte) {
+  const auto r = run({RX_PIPE_STREAM_PATH, "3000000"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.rfind("3000000 ", 0), 0u) << r.out;
+}
+
+TEST(BenchToolsLocal, TlsStreamMovesEveryByteInEachShape) {
+  for (const char* mode : {"", "--from-pipe", "--to-pipe"}) {
+    SCOPED_TRACE(mode);
+    std::vector<std::string> argv{RX_TLS_STREAM_PATH};
+    if (*mode != '\0') argv.push_back(mode);
+    argv.push_back("3000000");
+    Subprocess::Options o;
+    o.stdin_data = std::string(3000000, 'x');  // read with --to-pipe only
+    const auto r = run(argv, o);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.out.rfind("3000000 ", 0), 0u) << r.out;
+  }
+}
+
+TEST(BenchToolsLocal, TlsStreamSaysWhenBytesAreMissingOrItsArgumentsAreWrong) {
+  Subprocess::Options o;
+  o.stdin_data = std::string(1000, 'x');
+  auto r = run({RX_TLS_STREAM_PATH, "--to-pipe", "3000000"}, o);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("received 1000 of 3000000 bytes"), std::string::npos) << r.err;
+  r = run({RX_TLS_STREAM_PATH, "--sideways", "3000000"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("usage: rx_tls_stream"), std::string::npos) << r.err;
+}
+
 TEST(BenchToolsLocal, SlowReaderReadsAllOfItsInput) {
   Subprocess::Options o;
   o.stdin_data = std::string(300000, 'x');

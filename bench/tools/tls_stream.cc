@@ -1,0 +1,240 @@
+// rx_tls_stream [--from-pipe|--to-pipe] BYTES: the ceilings of bench/run's stream rows.
+// rx_tcp_stream's two processes and loopback connection, with rexec's own TLS layer
+// (common/tls_engine.h: TLS 1.3, AES-128-GCM, OpenSSL 3.0 in user space) between them and nothing
+// else: no event loop, no protocol frames. The child is the TLS server and sends BYTES zero bytes,
+// encrypted in writes of rexec's chunk size (kMaxChunk, 512 KiB), each chunk's records in one
+// write(); the parent, the TLS client, reads them in reads of 1 MiB (as rexec's client does) and
+// decrypts them. Prints "BYTES SECONDS MB/s" (MB = 10^6 bytes), the time counted from the connect
+// to the last byte decrypted (or, with --to-pipe, read from the pipe), handshake included.
+//
+//   (no option)  the zeros come from memory and the decrypted bytes are dropped: TLS alone.
+//   --from-pipe  the shape of a command's stdout: a third process writes the zeros into a pipe of
+//                rexecd's size (1 MiB, daemon/job.cc) in writes of 1 MiB (`dd bs=1M`), and the
+//                sender reads that pipe in reads of 1 MiB (as rexecd does) before it encrypts.
+//   --to-pipe    the shape of a command's stdin: the sender reads the bytes from its stdin (a file,
+//                BYTES long) in reads of 512 KiB (as rexec's client does), and the receiver writes
+//                what it decrypts into such a pipe, which a third process reads in reads of 128 KiB
+//                (`cat`) and drops.
+//
+// What it is for: a rexec stream does all of this and more (its frames, its loop, flow control),
+// so what this program reaches against rx_tcp_stream in the same run bounds what a stream of
+// rexec's shape can reach against it on that machine. The kernel has no TLS of its own here (no
+// "tls" in /proc/sys/net/ipv4/tcp_available_ulp), so the records are encrypted and copied in user
+// space on both sides.
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <openssl/evp.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "common/limits.h"
+#include "common/tls_engine.h"
+
+namespace {
+
+constexpr size_t kChunk = rx::kMaxChunk;
+constexpr size_t kReadSize = 1 << 20;
+constexpr int kPipeSize = 1 << 20;          // daemon/job.cc kPipeSize
+constexpr size_t kCommandRead = 128 << 10;  // what `cat` reads at a time
+
+[[noreturn]] void die(const char* what, const std::string& why) {
+  std::fprintf(stderr, "rx_tls_stream: %s: %s\n", what, why.c_str());
+  std::exit(1);
+}
+[[noreturn]] void dieErrno(const char* what) { die(what, std::strerror(errno)); }
+
+double now() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+// Everything the engine has to send, in as few write()s as the socket takes.
+void flush(rx::TlsEngine& tls, int fd) {
+  while (tls.hasOutput()) {
+    const std::string_view out = tls.pendingOutput();
+    const ssize_t w = write(fd, out.data(), out.size());
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      dieErrno("write");
+    }
+    tls.consumeOutput(static_cast<size_t>(w));
+  }
+}
+
+void writeAll(int fd, const char* data, size_t len) {
+  while (len > 0) {
+    const ssize_t w = write(fd, data, len);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      dieErrno("write");
+    }
+    data += w;
+    len -= static_cast<size_t>(w);
+  }
+}
+
+// A pipe of rexecd's size whose other end a child process holds: it writes `bytes` zeros in 1 MiB
+// writes (to_child false), or reads to the end in 128 KiB reads (to_child true). Returns our end.
+int startCommand(bool to_child, unsigned long long bytes) {
+  int fds[2];
+  if (pipe(fds) != 0) dieErrno("pipe");
+  fcntl(fds[1], F_SETPIPE_SZ, kPipeSize);
+  const pid_t pid = fork();
+  if (pid < 0) dieErrno("fork");
+  if (pid == 0) {
+    if (to_child) {
+      close(fds[1]);
+      std::vector<char> buf(kCommandRead);
+      while (read(fds[0], buf.data(), buf.size()) != 0) {
+      }
+    } else {
+      close(fds[0]);
+      const std::vector<char> zeros(kReadSize, 0);
+      while (bytes > 0) {
+        const size_t n = bytes < kReadSize ? static_cast<size_t>(bytes) : kReadSize;
+        writeAll(fds[1], zeros.data(), n);
+        bytes -= n;
+      }
+    }
+    _exit(0);
+  }
+  close(to_child ? fds[0] : fds[1]);
+  return to_child ? fds[1] : fds[0];
+}
+
+// One read from the socket into the engine; false at end of file.
+bool readInto(rx::TlsEngine& tls, int fd, std::vector<char>& buf, std::string& plain) {
+  ssize_t r;
+  do r = read(fd, buf.data(), buf.size());
+  while (r < 0 && errno == EINTR);
+  if (r < 0) dieErrno("read");
+  if (r == 0) return false;
+  if (rx::Status s = tls.feed(std::string_view(buf.data(), static_cast<size_t>(r)), plain); !s)
+    die("TLS", s.message());
+  return true;
+}
+
+void serve(int fd, unsigned long long bytes, bool from_pipe, bool from_stdin) {
+  EVP_PKEY* key = EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519");
+  if (key == nullptr) die("keygen", "Ed25519 key generation failed");
+  rx::SslCtxPtr ctx;
+  if (rx::Status s = rx::makeServerTlsContext(key, ctx); !s) die("server context", s.message());
+  rx::TlsEngine tls(ctx.get(), rx::TlsEngine::Role::Server);
+  std::vector<char> buf(kReadSize);
+  std::string plain;
+  while (!tls.handshakeDone()) {
+    if (!readInto(tls, fd, buf, plain)) die("handshake", "the client went away");
+    flush(tls, fd);
+  }
+  if (from_pipe || from_stdin) {
+    const int source = from_pipe ? startCommand(false, bytes) : STDIN_FILENO;
+    const size_t read_size = from_pipe ? kReadSize : kChunk;
+    for (;;) {
+      ssize_t r;
+      do r = read(source, buf.data(), read_size);
+      while (r < 0 && errno == EINTR);
+      if (r < 0) dieErrno("read");
+      if (r == 0) break;
+      for (size_t at = 0; at < static_cast<size_t>(r); at += kChunk) {
+        const std::string_view chunk(buf.data() + at, std::min(kChunk, static_cast<size_t>(r) - at));
+        if (rx::Status s = tls.write(chunk); !s) die("TLS", s.message());
+      }
+      flush(tls, fd);
+    }
+    if (from_pipe) wait(nullptr);
+  } else {
+    const std::string zeros(kChunk, '\0');
+    while (bytes > 0) {
+      const size_t n = bytes < kChunk ? static_cast<size_t>(bytes) : kChunk;
+      if (rx::Status s = tls.write(std::string_view(zeros).substr(0, n)); !s) die("TLS", s.message());
+      flush(tls, fd);
+      bytes -= n;
+    }
+  }
+  tls.shutdown();
+  flush(tls, fd);
+  EVP_PKEY_free(key);
+}
+
+unsigned long long receive(int fd, bool to_pipe) {
+  rx::SslCtxPtr ctx;
+  if (rx::Status s = rx::makeClientTlsContext(ctx); !s) die("client context", s.message());
+  rx::TlsEngine tls(ctx.get(), rx::TlsEngine::Role::Client);
+  if (rx::Status s = tls.start(); !s) die("TLS", s.message());
+  flush(tls, fd);
+  const int command = to_pipe ? startCommand(true, 0) : -1;
+  std::vector<char> buf(kReadSize);
+  std::string plain;
+  unsigned long long got = 0;
+  while (!tls.peerClosed() && readInto(tls, fd, buf, plain)) {
+    flush(tls, fd);  // the client's Finished, once
+    if (to_pipe) writeAll(command, plain.data(), plain.size());
+    got += plain.size();
+    plain.clear();
+  }
+  if (to_pipe) {
+    close(command);
+    wait(nullptr);
+  }
+  return got;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::string mode = argc == 3 ? argv[1] : "";
+  const bool from_pipe = mode == "--from-pipe", to_pipe = mode == "--to-pipe";
+  char* end = nullptr;
+  const unsigned long long bytes = argc >= 2 ? std::strtoull(argv[argc - 1], &end, 10) : 0;
+  if (argc < 2 || argc > 3 || (argc == 3 && !from_pipe && !to_pipe) || *end != '\0' || bytes == 0) {
+    std::fprintf(stderr, "usage: rx_tls_stream [--from-pipe|--to-pipe] BYTES\n");
+    return 2;
+  }
+  const int listener = socket(AF_INET, SOCK_STREAM, 0);
+  if (listener < 0) dieErrno("socket");
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  if (bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) dieErrno("bind");
+  if (listen(listener, 1) != 0) dieErrno("listen");
+  socklen_t len = sizeof addr;
+  if (getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len) != 0) dieErrno("getsockname");
+
+  const double start = now();
+  const pid_t child = fork();
+  if (child < 0) dieErrno("fork");
+  if (child == 0) {
+    close(listener);
+    const int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) dieErrno("socket");
+    if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) dieErrno("connect");
+    serve(fd, bytes, from_pipe, to_pipe);
+    close(fd);
+    _exit(0);
+  }
+  const int fd = accept(listener, nullptr, nullptr);
+  if (fd < 0) dieErrno("accept");
+  const unsigned long long got = receive(fd, to_pipe);
+  const double seconds = now() - start;
+  int status = 0;
+  waitpid(child, &status, 0);
+  if (got != bytes || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    std::fprintf(stderr, "rx_tls_stream: received %llu of %llu bytes\n", got, bytes);
+    return 1;
+  }
+  std::printf("%llu %.6f %.1f\n", bytes, seconds, static_cast<double>(bytes) / seconds / 1e6);
+  return 0;
+}

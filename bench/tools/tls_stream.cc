@@ -38,52 +38,22 @@
 #include <string>
 #include <vector>
 
+#include "bench/tools/blocking_tls.h"
 #include "common/limits.h"
 #include "common/tls_engine.h"
 
 namespace {
 
+using rxbench::die;
+using rxbench::dieErrno;
+using rxbench::flush;
+using rxbench::readInto;
+using rxbench::writeAll;
+
 constexpr size_t kChunk = rx::kMaxChunk;
 constexpr size_t kReadSize = 1 << 20;
 constexpr int kPipeSize = 1 << 20;          // daemon/job.cc kPipeSize
 constexpr size_t kCommandRead = 128 << 10;  // what `cat` reads at a time
-
-[[noreturn]] void die(const char* what, const std::string& why) {
-  std::fprintf(stderr, "rx_tls_stream: %s: %s\n", what, why.c_str());
-  std::exit(1);
-}
-[[noreturn]] void dieErrno(const char* what) { die(what, std::strerror(errno)); }
-
-double now() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
-}
-
-// Everything the engine has to send, in as few write()s as the socket takes.
-void flush(rx::TlsEngine& tls, int fd) {
-  while (tls.hasOutput()) {
-    const std::string_view out = tls.pendingOutput();
-    const ssize_t w = write(fd, out.data(), out.size());
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      dieErrno("write");
-    }
-    tls.consumeOutput(static_cast<size_t>(w));
-  }
-}
-
-void writeAll(int fd, const char* data, size_t len) {
-  while (len > 0) {
-    const ssize_t w = write(fd, data, len);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      dieErrno("write");
-    }
-    data += w;
-    len -= static_cast<size_t>(w);
-  }
-}
 
 // A pipe of rexecd's size whose other end a child process holds: it writes `bytes` zeros in 1 MiB
 // writes (to_child false), or reads to the end in 128 KiB reads (to_child true). Returns our end.
@@ -112,18 +82,6 @@ int startCommand(bool to_child, unsigned long long bytes) {
   }
   close(to_child ? fds[0] : fds[1]);
   return to_child ? fds[1] : fds[0];
-}
-
-// One read from the socket into the engine; false at end of file.
-bool readInto(rx::TlsEngine& tls, int fd, std::vector<char>& buf, std::string& plain) {
-  ssize_t r;
-  do r = read(fd, buf.data(), buf.size());
-  while (r < 0 && errno == EINTR);
-  if (r < 0) dieErrno("read");
-  if (r == 0) return false;
-  if (rx::Status s = tls.feed(std::string_view(buf.data(), static_cast<size_t>(r)), plain); !s)
-    die("TLS", s.message());
-  return true;
 }
 
 void serve(int fd, unsigned long long bytes, bool from_pipe, bool from_stdin) {
@@ -194,6 +152,7 @@ unsigned long long receive(int fd, bool to_pipe) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  rxbench::g_tool = "rx_tls_stream";
   const std::string mode = argc == 3 ? argv[1] : "";
   const bool from_pipe = mode == "--from-pipe", to_pipe = mode == "--to-pipe";
   char* end = nullptr;
@@ -213,7 +172,7 @@ int main(int argc, char** argv) {
   socklen_t len = sizeof addr;
   if (getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len) != 0) dieErrno("getsockname");
 
-  const double start = now();
+  const double start = rxbench::now();
   const pid_t child = fork();
   if (child < 0) dieErrno("fork");
   if (child == 0) {
@@ -228,7 +187,7 @@ int main(int argc, char** argv) {
   const int fd = accept(listener, nullptr, nullptr);
   if (fd < 0) dieErrno("accept");
   const unsigned long long got = receive(fd, to_pipe);
-  const double seconds = now() - start;
+  const double seconds = rxbench::now() - start;
   int status = 0;
   waitpid(child, &status, 0);
   if (got != bytes || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {

@@ -160,6 +160,21 @@ TEST(BenchToolsLocal, TlsStreamSaysWhenBytesAreMissingOrItsArgumentsAreWrong) {
   EXPECT_NE(r.err.find("usage: rx_tls_stream"), std::string::npos) << r.err;
 }
 
+TEST(BenchToolsLocal, BareOneShotRunsTheLineAndReturnsItsStatus) {
+  TempDir dir;
+  Subprocess server({RX_BARE_ONESHOT_PATH, "--serve", dir.file("port")});
+  ASSERT_TRUE(server.waitForStderr("listening on "));
+  const std::string target = "127.0.0.1:" + std::to_string(std::stoi(readFile(dir.file("port"))));
+  EXPECT_EQ(run({RX_BARE_ONESHOT_PATH, target, "true"}).exit_code, 0);
+  EXPECT_EQ(run({RX_BARE_ONESHOT_PATH, target, "exit 7"}).exit_code, 7);
+  EXPECT_EQ(run({RX_BARE_ONESHOT_PATH, target, "kill -TERM $$"}).exit_code, 128 + SIGTERM);
+  const auto usage = run({RX_BARE_ONESHOT_PATH, "--serve"});
+  EXPECT_EQ(usage.exit_code, 2);
+  EXPECT_NE(usage.err.find("usage: rx_bare_oneshot"), std::string::npos) << usage.err;
+  server.signal(SIGTERM);
+  EXPECT_EQ(server.wait().term_signal, SIGTERM);
+}
+
 TEST(BenchToolsLocal, SlowReaderReadsAllOfItsInput) {
   Subprocess::Options o;
   o.stdin_data = std::string(300000, 'x');

@@ -85,15 +85,8 @@ int serve(const char* port_file) {
   if (key == nullptr) die("keygen", "Ed25519 key generation failed");
   rx::SslCtxPtr ctx;
   if (rx::Status s = rx::makeServerTlsContext(key, ctx); !s) die("server context", s.message());
-  const int listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (listener < 0) dieErrno("socket");
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) dieErrno("bind");
-  if (listen(listener, 64) != 0) dieErrno("listen");
-  socklen_t len = sizeof addr;
-  if (getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len) != 0) dieErrno("getsockname");
+  sockaddr_in addr;
+  const int listener = rxbench::loopbackListener(addr, 64);
   // Written whole under another name, then renamed: a reader never sees half a port.
   const std::string tmp = std::string(port_file) + ".tmp";
   FILE* f = std::fopen(tmp.c_str(), "w");
@@ -130,9 +123,7 @@ int runOne(const char* host_port, const std::string& line) {
   addr.sin_port = htons(static_cast<uint16_t>(std::atoi(hp.c_str() + colon + 1)));
   rx::SslCtxPtr ctx;
   if (rx::Status s = rx::makeClientTlsContext(ctx); !s) die("client context", s.message());
-  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) dieErrno("socket");
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) dieErrno("connect");
+  const int fd = rxbench::connectTo(addr);
   noDelay(fd);
   rx::TlsEngine tls(ctx.get(), rx::TlsEngine::Role::Client);
   if (rx::Status s = tls.start(); !s) die("TLS", s.message());

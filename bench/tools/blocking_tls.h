@@ -1,48 +1,17 @@
 #pragma once
 // What bench/tools' plain TLS programs (tls_stream.cc, bare_oneshot.cc) share: rexec's TlsEngine
-// driven by blocking reads and writes on a socket, and dying with one line on any error (these
-// are measuring tools; a failure ends the measurement, which bench/run then reports).
-#include <time.h>
+// driven by blocking reads and writes on a socket (dying as stream_tool.h says on any error).
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdio>
-#include <cstdlib>
-#include <cstring>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "bench/tools/stream_tool.h"
 #include "common/tls_engine.h"
 
 namespace rxbench {
-
-// The program's name, for its error lines.
-inline const char* g_tool = "rx_bench";
-
-[[noreturn]] inline void die(const char* what, const std::string& why) {
-  std::fprintf(stderr, "%s: %s: %s\n", g_tool, what, why.c_str());
-  std::exit(1);
-}
-[[noreturn]] inline void dieErrno(const char* what) { die(what, std::strerror(errno)); }
-
-inline double now() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
-}
-
-inline void writeAll(int fd, const char* data, size_t len) {
-  while (len > 0) {
-    const ssize_t w = write(fd, data, len);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      dieErrno("write");
-    }
-    data += w;
-    len -= static_cast<size_t>(w);
-  }
-}
 
 // Everything the engine has to send, in as few write()s as the socket takes.
 inline void flush(rx::TlsEngine& tls, int fd) {

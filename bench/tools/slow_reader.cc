@@ -11,15 +11,7 @@
 #include <cstdlib>
 #include <cstring>
 
-namespace {
-
-double now() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
-}
-
-}  // namespace
+#include "bench/tools/stream_tool.h"
 
 int main(int argc, char** argv) {
   char* end = nullptr;
@@ -30,11 +22,11 @@ int main(int argc, char** argv) {
   }
   static char buf[64 * 1024];
   unsigned long long total = 0;
-  const double start = now();
+  const double start = rxbench::now();
   for (;;) {
     // Ahead of the allowed rate: sleep until the bytes read so far are due.
     const double due = start + static_cast<double>(total) / rate;
-    const double ahead = due - now();
+    const double ahead = due - rxbench::now();
     if (ahead > 0) {
       timespec ts{static_cast<time_t>(ahead),
                   static_cast<long>((ahead - static_cast<double>(static_cast<time_t>(ahead))) * 1e9)};

@@ -48,7 +48,6 @@ using rxbench::die;
 using rxbench::dieErrno;
 using rxbench::flush;
 using rxbench::readInto;
-using rxbench::writeAll;
 
 constexpr size_t kChunk = rx::kMaxChunk;
 constexpr size_t kReadSize = 1 << 20;
@@ -56,27 +55,21 @@ constexpr int kPipeSize = 1 << 20;          // daemon/job.cc kPipeSize
 constexpr size_t kCommandRead = 128 << 10;  // what `cat` reads at a time
 
 // A pipe of rexecd's size whose other end a child process holds: it writes `bytes` zeros in 1 MiB
-// writes (to_child false), or reads to the end in 128 KiB reads (to_child true). Returns our end.
-int startCommand(bool to_child, unsigned long long bytes) {
+// writes (to_child false), or reads to the end in 128 KiB reads (to_child true). Returns our end;
+// `pid` is the child's, for waitpid (a plain wait() could reap the TLS peer's process instead).
+int startCommand(bool to_child, unsigned long long bytes, pid_t& pid) {
   int fds[2];
   if (pipe(fds) != 0) dieErrno("pipe");
   fcntl(fds[1], F_SETPIPE_SZ, kPipeSize);
-  const pid_t pid = fork();
+  pid = fork();
   if (pid < 0) dieErrno("fork");
   if (pid == 0) {
     if (to_child) {
       close(fds[1]);
-      std::vector<char> buf(kCommandRead);
-      while (read(fds[0], buf.data(), buf.size()) != 0) {
-      }
+      rxbench::drain(fds[0], kCommandRead);
     } else {
       close(fds[0]);
-      const std::vector<char> zeros(kReadSize, 0);
-      while (bytes > 0) {
-        const size_t n = bytes < kReadSize ? static_cast<size_t>(bytes) : kReadSize;
-        writeAll(fds[1], zeros.data(), n);
-        bytes -= n;
-      }
+      rxbench::writeZeros(fds[1], bytes, kReadSize);
     }
     _exit(0);
   }
@@ -97,7 +90,8 @@ void serve(int fd, unsigned long long bytes, bool from_pipe, bool from_stdin) {
     flush(tls, fd);
   }
   if (from_pipe || from_stdin) {
-    const int source = from_pipe ? startCommand(false, bytes) : STDIN_FILENO;
+    pid_t producer = -1;
+    const int source = from_pipe ? startCommand(false, bytes, producer) : STDIN_FILENO;
     const size_t read_size = from_pipe ? kReadSize : kChunk;
     for (;;) {
       ssize_t r;
@@ -111,7 +105,7 @@ void serve(int fd, unsigned long long bytes, bool from_pipe, bool from_stdin) {
       }
       flush(tls, fd);
     }
-    if (from_pipe) wait(nullptr);
+    if (from_pipe) waitpid(producer, nullptr, 0);
   } else {
     const std::string zeros(kChunk, '\0');
     while (bytes > 0) {
@@ -132,19 +126,20 @@ unsigned long long receive(int fd, bool to_pipe) {
   rx::TlsEngine tls(ctx.get(), rx::TlsEngine::Role::Client);
   if (rx::Status s = tls.start(); !s) die("TLS", s.message());
   flush(tls, fd);
-  const int command = to_pipe ? startCommand(true, 0) : -1;
+  pid_t consumer = -1;
+  const int command = to_pipe ? startCommand(true, 0, consumer) : -1;
   std::vector<char> buf(kReadSize);
   std::string plain;
   unsigned long long got = 0;
   while (!tls.peerClosed() && readInto(tls, fd, buf, plain)) {
     flush(tls, fd);  // the client's Finished, once
-    if (to_pipe) writeAll(command, plain.data(), plain.size());
+    if (to_pipe) rxbench::writeAll(command, plain.data(), plain.size());
     got += plain.size();
     plain.clear();
   }
   if (to_pipe) {
     close(command);
-    wait(nullptr);
+    waitpid(consumer, nullptr, 0);
   }
   return got;
 }
@@ -155,31 +150,19 @@ int main(int argc, char** argv) {
   rxbench::g_tool = "rx_tls_stream";
   const std::string mode = argc == 3 ? argv[1] : "";
   const bool from_pipe = mode == "--from-pipe", to_pipe = mode == "--to-pipe";
-  char* end = nullptr;
-  const unsigned long long bytes = argc >= 2 ? std::strtoull(argv[argc - 1], &end, 10) : 0;
-  if (argc < 2 || argc > 3 || (argc == 3 && !from_pipe && !to_pipe) || *end != '\0' || bytes == 0) {
+  const unsigned long long bytes = argc >= 2 ? rxbench::parseBytes(argv[argc - 1]) : 0;
+  if (argc < 2 || argc > 3 || (argc == 3 && !from_pipe && !to_pipe) || bytes == 0) {
     std::fprintf(stderr, "usage: rx_tls_stream [--from-pipe|--to-pipe] BYTES\n");
     return 2;
   }
-  const int listener = socket(AF_INET, SOCK_STREAM, 0);
-  if (listener < 0) dieErrno("socket");
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  if (bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) dieErrno("bind");
-  if (listen(listener, 1) != 0) dieErrno("listen");
-  socklen_t len = sizeof addr;
-  if (getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len) != 0) dieErrno("getsockname");
-
+  sockaddr_in addr;
+  const int listener = rxbench::loopbackListener(addr, 1);
   const double start = rxbench::now();
   const pid_t child = fork();
   if (child < 0) dieErrno("fork");
   if (child == 0) {
     close(listener);
-    const int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0) dieErrno("socket");
-    if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) dieErrno("connect");
+    const int fd = rxbench::connectTo(addr);
     serve(fd, bytes, from_pipe, to_pipe);
     close(fd);
     _exit(0);
@@ -187,13 +170,5 @@ int main(int argc, char** argv) {
   const int fd = accept(listener, nullptr, nullptr);
   if (fd < 0) dieErrno("accept");
   const unsigned long long got = receive(fd, to_pipe);
-  const double seconds = rxbench::now() - start;
-  int status = 0;
-  waitpid(child, &status, 0);
-  if (got != bytes || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    std::fprintf(stderr, "rx_tls_stream: received %llu of %llu bytes\n", got, bytes);
-    return 1;
-  }
-  std::printf("%llu %.6f %.1f\n", bytes, seconds, static_cast<double>(bytes) / seconds / 1e6);
-  return 0;
+  return rxbench::report(child, bytes, got, rxbench::now() - start);
 }

@@ -1,7 +1,6 @@
 // rexec: options only; the work is in OneHostCommand (one host) or Fanout (many).
 #include <fcntl.h>
 #include <malloc.h>
-#include <openssl/ssl.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -160,18 +159,8 @@ int main(int argc, char** argv) {
     }
     if (master.fd >= 0) return runThroughMaster(master.fd, opts, target, timeouts);
   }
-  // The client's TLS policy is fixed in code (tls_engine.cc); the system's openssl.cnf has
-  // nothing to add to it, and parsing it cost 1.7 M instructions (of 24 M) per command. Nor does
-  // OpenSSL need to free its tables at exit, which cost another 1.5 M. Nothing here looks an
-  // algorithm up by its pre-3.0 name (EVP_get_cipherbyname), so the table of those names stays
-  // empty: OpenSSL copies it into every library context's name map, 3.2 M instructions. Its
-  // error text is loaded only when there is an error to show (common/openssl_errors.h): 1.05 M.
-  OPENSSL_init_ssl(OPENSSL_INIT_NO_LOAD_CONFIG | OPENSSL_INIT_NO_ATEXIT | OPENSSL_INIT_NO_ADD_ALL_CIPHERS |
-                       OPENSSL_INIT_NO_ADD_ALL_DIGESTS | OPENSSL_INIT_NO_LOAD_CRYPTO_STRINGS |
-                       OPENSSL_INIT_NO_LOAD_SSL_STRINGS,
-                   nullptr);
-  // Only the algorithms rexec uses (crypto_library.h): 4.1 M instructions fewer.
-  rx::useLeanCryptoLibrary();
+  // OpenSSL as the client needs it, nothing more (common/crypto_library.h).
+  rx::startClientCrypto();
   rx::ClientKey key;
   if (auto s = rx::loadKeyFile(opts.identity, key, rx::KeyDerivation::Later); !s) {
     std::fprintf(stderr, "rexec: %s\n", s.message().c_str());

@@ -25,6 +25,12 @@ OSSL_LIB_CTX* cryptoLibrary();
 // point is not linked in (OpenSSL as a shared library exports it under no public name).
 bool useLeanCryptoLibrary();
 
+// The one-shot client's set-up of OpenSSL, start-up only, before any other crypto call:
+// OpenSSL's initialisation without what the client never needs (see the .cc for the figures),
+// then useLeanCryptoLibrary(). bench/tools/bare_oneshot.cc calls it too, so that its floor is set
+// up as rexec is.
+void startClientCrypto();
+
 // What the lean context lets through for an OpenSSL operation id (OSSL_OP_*) and the algorithm's
 // first name; exposed for the tests.
 bool leanAlgorithmAllowed(int operation, std::string_view first_name);

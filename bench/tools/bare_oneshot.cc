@@ -107,12 +107,7 @@ int serve(const char* port_file) {
 }
 
 int runOne(const char* host_port, const std::string& line) {
-  // As rexec's main(): no openssl.cnf, no error strings, no atexit, the lean library context.
-  OPENSSL_init_ssl(OPENSSL_INIT_NO_LOAD_CONFIG | OPENSSL_INIT_NO_ATEXIT | OPENSSL_INIT_NO_ADD_ALL_CIPHERS |
-                       OPENSSL_INIT_NO_ADD_ALL_DIGESTS | OPENSSL_INIT_NO_LOAD_CRYPTO_STRINGS |
-                       OPENSSL_INIT_NO_LOAD_SSL_STRINGS,
-                   nullptr);
-  rx::useLeanCryptoLibrary();
+  rx::startClientCrypto();  // as rexec's main()
   signal(SIGPIPE, SIG_IGN);
   const std::string hp = host_port;
   const size_t colon = hp.rfind(':');

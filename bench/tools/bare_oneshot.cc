@@ -2,13 +2,14 @@
 // cannot do without, written as plainly as it can be, with rexec's own pieces, so that rexec's
 // one-shot can be compared with it in the same rounds as ssh's:
 //
-//   rx_bare_oneshot --serve PORT_FILE   listens on 127.0.0.1 (port chosen by the kernel, written to
-//                                       PORT_FILE, then said on stderr) and serves one connection
-//                                       after another until it is killed: a TLS 1.3 handshake as rexecd's
-//                                       (its TlsEngine and server context, an Ed25519 host key), the command
-//                                       line the client sends, `/bin/sh -c LINE` started with posix_spawn and
-//                                       waited for, its exit status back.
-//   rx_bare_oneshot HOST_PORT LINE      the client, a new process each time as `rexec` is, linked
+//   rx_bare_oneshot --serve PORT_FILE   listens on 127.0.0.1 (port chosen by the kernel, written
+//                                       to PORT_FILE, then said on stderr as "listening on
+//                                       127.0.0.1:PORT") and serves one connection after another
+//                                       until it is killed: a TLS 1.3 handshake as rexecd's (its
+//                                       TlsEngine and server context, an Ed25519 host key), the
+//                                       command line the client sends, `/bin/sh -c LINE` started
+//                                       with posix_spawn and waited for, its exit status back.
+//   rx_bare_oneshot ADDRESS:PORT LINE   the client, a new process each time as `rexec` is, linked
 //                                       as `rexec` is (static PIE) and set up as rexec's main()
 //                                       sets up OpenSSL: connects, handshakes, sends LINE with its
 //                                       Finished in one write, exits with the status it gets.
@@ -20,7 +21,6 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <openssl/evp.h>
 #include <openssl/ssl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -81,10 +81,7 @@ bool serveOne(SSL_CTX* ctx, int fd) {
 
 int serve(const char* port_file) {
   signal(SIGPIPE, SIG_IGN);
-  EVP_PKEY* key = EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519");
-  if (key == nullptr) die("keygen", "Ed25519 key generation failed");
-  rx::SslCtxPtr ctx;
-  if (rx::Status s = rx::makeServerTlsContext(key, ctx); !s) die("server context", s.message());
+  const rx::SslCtxPtr ctx = rxbench::serverContext();
   sockaddr_in addr;
   const int listener = rxbench::loopbackListener(addr, 64);
   // Written whole under another name, then renamed: a reader never sees half a port.
@@ -93,6 +90,7 @@ int serve(const char* port_file) {
   if (f == nullptr || std::fprintf(f, "%d\n", ntohs(addr.sin_port)) < 0 || std::fclose(f) != 0 ||
       std::rename(tmp.c_str(), port_file) != 0)
     dieErrno(port_file);
+  // After the file: whoever waits for this line finds the file written.
   std::fprintf(stderr, "rx_bare_oneshot: listening on 127.0.0.1:%d\n", ntohs(addr.sin_port));
   for (;;) {
     const int fd = accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
@@ -116,8 +114,7 @@ int runOne(const char* host_port, const std::string& line) {
   if (colon == std::string::npos || inet_pton(AF_INET, hp.substr(0, colon).c_str(), &addr.sin_addr) != 1)
     die(host_port, "not an IPv4 ADDRESS:PORT");
   addr.sin_port = htons(static_cast<uint16_t>(std::atoi(hp.c_str() + colon + 1)));
-  rx::SslCtxPtr ctx;
-  if (rx::Status s = rx::makeClientTlsContext(ctx); !s) die("client context", s.message());
+  const rx::SslCtxPtr ctx = rxbench::clientContext();
   const int fd = rxbench::connectTo(addr);
   noDelay(fd);
   rx::TlsEngine tls(ctx.get(), rx::TlsEngine::Role::Client);

@@ -1,6 +1,7 @@
 #pragma once
 // What bench/tools' plain TLS programs (tls_stream.cc, bare_oneshot.cc) share: rexec's TlsEngine
 // driven by blocking reads and writes on a socket (dying as stream_tool.h says on any error).
+#include <openssl/evp.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -12,6 +13,24 @@
 #include "common/tls_engine.h"
 
 namespace rxbench {
+
+// A server context as rexecd's (makeServerTlsContext) around a fresh Ed25519 host key.
+inline rx::SslCtxPtr serverContext() {
+  EVP_PKEY* key = EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519");
+  if (key == nullptr) die("keygen", "Ed25519 key generation failed");
+  rx::SslCtxPtr ctx;
+  const rx::Status s = rx::makeServerTlsContext(key, ctx);
+  EVP_PKEY_free(key);  // the context holds its own reference
+  if (!s) die("server context", s.message());
+  return ctx;
+}
+
+// A client context as rexec's (makeClientTlsContext).
+inline rx::SslCtxPtr clientContext() {
+  rx::SslCtxPtr ctx;
+  if (rx::Status s = rx::makeClientTlsContext(ctx); !s) die("client context", s.message());
+  return ctx;
+}
 
 // Everything the engine has to send, in as few write()s as the socket takes.
 inline void flush(rx::TlsEngine& tls, int fd) {

@@ -24,7 +24,6 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <openssl/evp.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -78,10 +77,7 @@ int startCommand(bool to_child, unsigned long long bytes, pid_t& pid) {
 }
 
 void serve(int fd, unsigned long long bytes, bool from_pipe, bool from_stdin) {
-  EVP_PKEY* key = EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519");
-  if (key == nullptr) die("keygen", "Ed25519 key generation failed");
-  rx::SslCtxPtr ctx;
-  if (rx::Status s = rx::makeServerTlsContext(key, ctx); !s) die("server context", s.message());
+  const rx::SslCtxPtr ctx = rxbench::serverContext();
   rx::TlsEngine tls(ctx.get(), rx::TlsEngine::Role::Server);
   std::vector<char> buf(kReadSize);
   std::string plain;
@@ -117,12 +113,10 @@ void serve(int fd, unsigned long long bytes, bool from_pipe, bool from_stdin) {
   }
   tls.shutdown();
   flush(tls, fd);
-  EVP_PKEY_free(key);
 }
 
 unsigned long long receive(int fd, bool to_pipe) {
-  rx::SslCtxPtr ctx;
-  if (rx::Status s = rx::makeClientTlsContext(ctx); !s) die("client context", s.message());
+  const rx::SslCtxPtr ctx = rxbench::clientContext();
   rx::TlsEngine tls(ctx.get(), rx::TlsEngine::Role::Client);
   if (rx::Status s = tls.start(); !s) die("TLS", s.message());
   flush(tls, fd);
